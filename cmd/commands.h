@@ -1,0 +1,19 @@
+// commands.h: one entry point per subcommand. Each returns the process exit code:
+// 0 success, 1 runtime failure, 2 usage or config error, 130/143 interrupted.
+#ifndef TG_COMMANDS_H
+#define TG_COMMANDS_H
+
+#define TG_EXIT_OK 0
+#define TG_EXIT_FAIL 1
+#define TG_EXIT_USAGE 2
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);  // argv[0] is the subcommand's name
+    const char *summary;
+} tg_command;
+
+// Defined in cmd/main.c, NULL-terminated.
+extern const tg_command tg_commands[];
+
+#endif

@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Sums the results of meson's test logs of the given build dirs into one line.
+
+A Check suite prints "NN%: Checks: C, Failures: F, Errors: E"; its checks count one by one.
+Any other test (the tutorial, CLI smoke runs) counts as one. A test meson marks as failed
+or timed out counts as failed even if its output says otherwise. Exit 1 if anything failed.
+"""
+import json, re, sys, os
+
+passed = failed = 0
+check_re = re.compile(r"(\d+)%: Checks: (\d+), Failures: (\d+), Errors: (\d+)")
+for d in sys.argv[1:]:
+    path = os.path.join(d, "meson-logs", "testlog.json")
+    if not os.path.exists(path):
+        print(f"{d}: no test log (build failed?)")
+        failed += 1
+        continue
+    for line in open(path):
+        t = json.loads(line)
+        ok = t.get("result") in ("OK", "EXPECTEDFAIL")
+        m = check_re.search(t.get("stdout", "") or "")
+        if m:
+            checks, fails, errs = int(m.group(2)), int(m.group(3)), int(m.group(4))
+            p, f = checks - fails - errs, fails + errs
+            if not ok and f == 0:
+                f = 1
+        else:
+            p, f = (1, 0) if ok else (0, 1)
+        if f:
+            print(f"FAILED: {d}: {t.get('name')} ({t.get('result')})")
+        passed += p
+        failed += f
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

@@ -1,0 +1,85 @@
+// test_core.c: arena, tensors and the seeded generator.
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "core/tensor.h"
+
+START_TEST(test_arena_steady_state) {
+    tg_arena a;
+    tg_arena_init(&a);
+    // a "step" that allocates more than one block
+    for (int step = 0; step < 5; step++) {
+        for (int i = 0; i < 10; i++) {
+            float *p = tg_arena_alloc(&a, (size_t)(300 << 10) * (size_t)(i + 1));
+            ck_assert_ptr_nonnull(p);
+            ck_assert_uint_eq((uintptr_t)p % 64, 0);
+            p[0] = 1.0f;
+        }
+        size_t cap = a.capacity;
+        tg_arena_reset(&a);
+        if (step >= 1) ck_assert_uint_eq(a.capacity, cap);  // no growth after the first step
+    }
+    ck_assert_uint_eq(a.peak, (size_t)(300 << 10) * 55);
+    tg_arena_free(&a);
+}
+END_TEST
+
+START_TEST(test_tensor_create) {
+    int64_t shape[2] = {2, 3};
+    float v[6] = {0, 1, 2, 3, 4, 5};
+    tg_tensor *t = tg_tensor_from(2, shape, v);
+    ck_assert_int_eq(t->numel, 6);
+    ck_assert_float_eq(t->data[5], 5.0f);
+    ck_assert(t->grad_fn == NULL && !t->requires_grad && t->grad == NULL);
+    char s[TG_SHAPE_STR_MAX];
+    ck_assert_str_eq(tg_shape_str(t, s, sizeof s), "(2, 3)");
+    tg_tensor_free(t);
+
+    tg_tensor *r = tg_tensor_arange(0, 5, 2);
+    ck_assert_int_eq(r->numel, 3);
+    ck_assert_float_eq(r->data[2], 4.0f);
+    ck_assert_str_eq(tg_shape_str(r, s, sizeof s), "(3,)");
+    tg_tensor_free(r);
+
+    tg_tensor *o = tg_tensor_ones(2, shape);
+    ck_assert_float_eq(o->data[3], 1.0f);
+    tg_tensor_free(o);
+    int64_t bad[1] = {-1};
+    ck_assert_ptr_null(tg_tensor_new(1, bad));
+}
+END_TEST
+
+START_TEST(test_rng) {
+    tg_rng a, b;
+    tg_rng_seed(&a, 42);
+    tg_rng_seed(&b, 42);
+    for (int i = 0; i < 100; i++) ck_assert_uint_eq(tg_rng_u64(&a), tg_rng_u64(&b));
+    double sum = 0, sq = 0;
+    int n = 20000;
+    for (int i = 0; i < n; i++) {
+        double x = tg_rng_normal(&a);
+        sum += x;
+        sq += x * x;
+    }
+    ck_assert_double_lt(fabs(sum / n), 0.03);
+    ck_assert_double_lt(fabs(sq / n - 1.0), 0.05);
+    for (int i = 0; i < 1000; i++) ck_assert_uint_lt(tg_rng_below(&a, 7), 7);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_arena_steady_state);
+    tcase_add_test(tc, test_tensor_create);
+    tcase_add_test(tc, test_rng);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
