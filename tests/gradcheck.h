@@ -19,6 +19,7 @@ typedef tg_tensor *(*tg_gc_fn)(tg_ctx *c, tg_tensor **in, void *ud);
 
 static double tg_gc_project(tg_ctx *c, tg_gc_fn f, tg_tensor **in, void *ud, const float *r,
                             int64_t n_out) {
+    tg_ctx_reset(c);  // nothing of the checked graph is needed after its backward
     tg_no_grad_enter(c);
     tg_tensor *out = f(c, in, ud);
     tg_no_grad_exit(c);
