@@ -1,0 +1,53 @@
+// sgd.h: torch.optim.SGD (PyTorch 1.13, foreach off), exactly:
+//   g = grad + weight_decay * p
+//   buf = g                                  on a parameter's first step
+//   buf = momentum * buf + (1 - dampening) * g   afterwards
+//   g = nesterov ? g + momentum * buf : buf      (when momentum != 0)
+//   p -= lr * g
+// A parameter without a gradient (.grad NULL, e.g. frozen) is skipped and its momentum
+// buffer left untouched. The momentum buffers (and whether each is initialised) are state a
+// checkpoint saves and restores.
+#ifndef TG_SGD_H
+#define TG_SGD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/tensor.h"
+
+typedef struct {
+    float lr;
+    float momentum;
+    float dampening;
+    float weight_decay;
+    bool nesterov;  // needs momentum > 0 and dampening == 0, as PyTorch
+} tg_sgd_options;
+
+typedef struct {
+    tg_sgd_options opt;  // opt.lr may be changed between steps (schedules)
+    int n;
+    tg_tensor **params;  // (n,) not owned; persistent leaves
+    float **buf;         // (n,) momentum buffer of params[i], (numel,), NULL until initialised
+} tg_sgd;
+
+// params: n persistent tensors (copied pointer list). TG_ERR_VALUE on bad options
+// (negative lr/momentum/weight_decay, nesterov without momentum or with dampening).
+tg_status tg_sgd_init(tg_sgd *s, tg_tensor *const *params, int n, tg_sgd_options opt,
+                      tg_error *err);
+void tg_sgd_free(tg_sgd *s);
+// One optimizer step over every parameter that has a .grad.
+void tg_sgd_step(tg_sgd *s);
+// Zeroes the .grad of every parameter (set_to_none=False, PyTorch 1.13's default).
+void tg_sgd_zero_grad(tg_sgd *s);
+
+// Checkpoint state. tg_sgd_buffer: param i's momentum buffer (numel floats) or NULL if it
+// has none yet. tg_sgd_set_buffer copies numel floats in (creating the buffer); numel
+// must equal params[i]->numel (TG_ERR_SHAPE otherwise). tg_sgd_clear_buffer drops it.
+const float *tg_sgd_buffer(const tg_sgd *s, int i);
+tg_status tg_sgd_set_buffer(tg_sgd *s, int i, const float *data, int64_t numel, tg_error *err);
+void tg_sgd_clear_buffer(tg_sgd *s, int i);
+// Index of the parameter whose tensor name (t->name) is name, or -1.
+int tg_sgd_find(const tg_sgd *s, const char *name);
+
+#endif
