@@ -1,0 +1,46 @@
+// folder.h: torchvision.datasets.ImageFolder's scan of a dataset root.
+//
+// root/<class>/**/<file>: classes are the subdirectories of root sorted by byte order,
+// index = position. Files are found recursively (symlinks followed, loops cut by
+// tracking device+inode) in os.walk order: directories sorted by path, files sorted by
+// name. Extensions .png .jpg .jpeg in any case (the decoder still sniffs magic bytes).
+// Unlike torchvision, names starting with '.' (.ipynb_checkpoints, .DS_Store) are
+// skipped, with a single notice. A class without files, or fewer than 2 classes, is an
+// error naming it. lib/ never prints: notices go to the caller's callback.
+#ifndef TG_DATA_FOLDER_H
+#define TG_DATA_FOLDER_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+
+// Receives a human-readable notice (not an error). Called on the caller's thread.
+typedef void (*tg_data_notice_fn)(void *user, const char *msg);
+
+typedef struct {
+    char *path;  // root-joined path, malloc'd
+    int label;   // class index
+} tg_folder_item;
+
+typedef struct {
+    char *root;
+    int num_classes;
+    char **classes;         // (num_classes,) names, sorted
+    size_t *class_counts;   // (num_classes,) files per class
+    size_t count;
+    tg_folder_item *items;  // (count,) ImageFolder order: class, then os.walk order
+    size_t hidden_skipped;  // names starting with '.' that were skipped
+} tg_folder;
+
+// Scans root. notice (may be NULL) receives one message if hidden names were skipped.
+tg_status tg_folder_scan(tg_folder *f, const char *root, tg_data_notice_fn notice,
+                         void *notice_user, tg_error *err);
+
+// TG_OK if val has exactly train's classes in the same order; otherwise an error that
+// names the missing / extra class.
+tg_status tg_folder_check_same_classes(const tg_folder *train, const tg_folder *val,
+                                       tg_error *err);
+
+void tg_folder_free(tg_folder *f);
+
+#endif
