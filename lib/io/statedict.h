@@ -56,9 +56,24 @@ tg_status tg_statedict_set_meta(tg_statedict *sd, const char *key, const char *v
 const char *tg_statedict_get_meta(const tg_statedict *sd, const char *key);  // NULL if absent
 
 // Reads a .pth (zip or legacy pickle) or .safetensors file, detected by its content.
+// sd is overwritten (it need not be initialized); on failure it is left empty.
 tg_status tg_statedict_load(const char *path, tg_statedict *sd, tg_error *err);
 // Writes atomically (temporary file in the same directory, fsync, rename, fsync of the
 // directory). The format follows the extension: .safetensors, or .pth (zip format).
 tg_status tg_statedict_save(const char *path, const tg_statedict *sd, tg_error *err);
+
+// Added by io: the same reader on a buffer already in memory; name is used in messages.
+// Appends to sd, which must be initialized.
+tg_status tg_statedict_load_mem(const void *buf, size_t n, const char *name, tg_statedict *sd,
+                                tg_error *err);
+// Appends an entry taking ownership of name and data (malloc'd; freed even on failure).
+// No duplicate check: the caller guarantees the name is new (readers check it themselves).
+tg_status tg_statedict_append_owned(tg_statedict *sd, char *name, tg_dt dtype, int ndim,
+                                    const int64_t *shape, void *data, size_t nbytes,
+                                    tg_error *err);
+// Total number of elements over all entries (the parameter count `info` prints).
+int64_t tg_statedict_numel(const tg_statedict *sd);
+// Parses a safetensors dtype name ("F32", "BF16", ...). Returns 0 if unknown.
+int tg_dt_from_name(const char *name, tg_dt *dt);
 
 #endif

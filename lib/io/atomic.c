@@ -1,0 +1,103 @@
+// atomic.c: atomic file replacement (see atomic.h). The sequence is the one SQLite and
+// most careful tools use: temp file in the same directory -> write -> fsync -> close ->
+// rename -> fsync(directory). rename() within one directory is atomic on POSIX.
+#include "atomic.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char KEPT[] = "the previous file (if any) is left intact and the temporary file removed";
+
+static void free_names(tg_atomic_file *f) {
+    free(f->path);
+    free(f->tmp);
+    f->path = f->tmp = NULL;
+}
+
+void tg_atomic_abort(tg_atomic_file *f) {
+    if (f->fd >= 0) close(f->fd);
+    f->fd = -1;
+    if (f->tmp) unlink(f->tmp);
+    free_names(f);
+}
+
+tg_status tg_atomic_open(tg_atomic_file *f, const char *path, tg_error *err) {
+    f->fd = -1;
+    f->path = strdup(path);
+    size_t n = strlen(path);
+    f->tmp = malloc(n + 16);
+    if (!f->path || !f->tmp) {
+        free_names(f);
+        return tg_error_set(err, TG_ERR_NOMEM, "%s: out of memory", path);
+    }
+    snprintf(f->tmp, n + 16, "%s.tmp.XXXXXX", path);
+    f->fd = mkstemp(f->tmp);
+    if (f->fd < 0) {
+        int e = errno;
+        free_names(f);
+        return tg_error_set(err, TG_ERR_IO, "%s: cannot create a temporary file beside it: %s",
+                            path, strerror(e));
+    }
+    // mkstemp makes 0600; a model file is an ordinary readable file.
+    (void)fchmod(f->fd, 0644);
+    return TG_OK;
+}
+
+tg_status tg_atomic_write(tg_atomic_file *f, const void *buf, size_t n, tg_error *err) {
+    const char *p = buf;
+    while (n > 0) {
+        size_t chunk = n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n;
+        ssize_t w = write(f->fd, p, chunk);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : ENOSPC;
+            tg_error_set(err, TG_ERR_IO, "%s: write failed: %s; %s", f->path, strerror(e), KEPT);
+            tg_atomic_abort(f);
+            return TG_ERR_IO;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return TG_OK;
+}
+
+static void fsync_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+    if (!dir) return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);  // some filesystems refuse fsync on a directory (EINVAL): harmless
+        close(fd);
+    }
+    free(dir);
+}
+
+tg_status tg_atomic_commit(tg_atomic_file *f, tg_error *err) {
+    if (fsync(f->fd) != 0) {
+        tg_error_set(err, TG_ERR_IO, "%s: fsync failed: %s; %s", f->path, strerror(errno), KEPT);
+        goto fail;
+    }
+    int rc = close(f->fd);
+    f->fd = -1;
+    if (rc != 0) {
+        tg_error_set(err, TG_ERR_IO, "%s: close failed: %s; %s", f->path, strerror(errno), KEPT);
+        goto fail;
+    }
+    if (rename(f->tmp, f->path) != 0) {
+        tg_error_set(err, TG_ERR_IO, "%s: rename from %s failed: %s; %s", f->path, f->tmp,
+                     strerror(errno), KEPT);
+        goto fail;
+    }
+    fsync_dir(f->path);
+    free_names(f);
+    return TG_OK;
+fail:
+    tg_atomic_abort(f);
+    return TG_ERR_IO;
+}
