@@ -28,11 +28,14 @@ typedef struct {
     tg_sgd_options opt;  // opt.lr may be changed between steps (schedules)
     int n;
     tg_tensor **params;  // (n,) not owned; persistent leaves
-    float **buf;         // (n,) momentum buffer of params[i], (numel,), NULL until initialised
+    float **buf;         // (n,) momentum buffer of params[i], (numel,); allocated by init
+                         // when momentum != 0 (else NULL), so a step never allocates
+    bool *buf_init;      // (n,) buffer i holds state (PyTorch's 'momentum_buffer' exists)
 } tg_sgd;
 
 // params: n persistent tensors (copied pointer list). TG_ERR_VALUE on bad options
-// (negative lr/momentum/weight_decay, nesterov without momentum or with dampening).
+// (negative lr/momentum/weight_decay, nesterov without momentum or with dampening),
+// TG_ERR_NOMEM if the momentum buffers cannot be allocated.
 tg_status tg_sgd_init(tg_sgd *s, tg_tensor *const *params, int n, tg_sgd_options opt,
                       tg_error *err);
 void tg_sgd_free(tg_sgd *s);
@@ -42,8 +45,9 @@ void tg_sgd_step(tg_sgd *s);
 void tg_sgd_zero_grad(tg_sgd *s);
 
 // Checkpoint state. tg_sgd_buffer: param i's momentum buffer (numel floats) or NULL if it
-// has none yet. tg_sgd_set_buffer copies numel floats in (creating the buffer); numel
-// must equal params[i]->numel (TG_ERR_SHAPE otherwise). tg_sgd_clear_buffer drops it.
+// has none yet. tg_sgd_set_buffer copies numel floats in and marks it initialised; numel
+// must equal params[i]->numel (TG_ERR_SHAPE otherwise; TG_ERR_VALUE when momentum is 0).
+// tg_sgd_clear_buffer marks it uninitialised (the next step starts it from the gradient).
 const float *tg_sgd_buffer(const tg_sgd *s, int i);
 tg_status tg_sgd_set_buffer(tg_sgd *s, int i, const float *data, int64_t numel, tg_error *err);
 void tg_sgd_clear_buffer(tg_sgd *s, int i);
