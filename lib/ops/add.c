@@ -1,0 +1,86 @@
+// add.c: a + b with broadcasting (torch.add, grad_fn AddBackward0) and a + s with a
+// Python-style scalar (torch 1.13 wraps the scalar in a tensor, so that grad_fn is also
+// named AddBackward0).
+#include "ops/broadcast.h"
+#include "ops/ops.h"
+
+// out (bc->numel,) = a + b, a and b broadcast to the output shape
+static void add_forward(float *out, const float *a, const float *b, const tg_bcast *bc) {
+    if (bc->same) {
+        for (int64_t i = 0; i < bc->numel; i++) out[i] = a[i] + b[i];
+        return;
+    }
+    int64_t n = bc->inner, sa = bc->sa_in, sb = bc->sb_in;
+    for (int64_t r = 0; r < bc->rows; r++) {
+        int64_t oa, ob;
+        tg_broadcast_row(bc, r, &oa, &ob);
+        float *o = out + r * n;
+        const float *pa = a + oa, *pb = b + ob;
+        if (sa && sb) {
+            for (int64_t j = 0; j < n; j++) o[j] = pa[j] + pb[j];
+        } else if (sa) {
+            for (int64_t j = 0; j < n; j++) o[j] = pa[j] + pb[0];
+        } else if (sb) {
+            for (int64_t j = 0; j < n; j++) o[j] = pa[0] + pb[j];
+        } else {
+            for (int64_t j = 0; j < n; j++) o[j] = pa[0] + pb[0];
+        }
+    }
+}
+
+// d(a+b)/da = d(a+b)/db = 1: da += sum_to(dout), db += sum_to(dout)
+static void add_backward(float *da, float *db, const float *dout, const tg_bcast *bc) {
+    if (da) tg_broadcast_reduce(bc, 0, da, dout, 1.0f);
+    if (db) tg_broadcast_reduce(bc, 1, db, dout, 1.0f);
+}
+
+static tg_status add_node_backward(tg_ctx *c, tg_node *n, const float *dout) {
+    float *da, *db;
+    if (!tg_ops_grad(c, n->in[0], &da) || !tg_ops_grad(c, n->in[1], &db)) return TG_ERR_NOMEM;
+    add_backward(da, db, dout, n->saved);
+    return TG_OK;
+}
+
+static const tg_op add_op = {"AddBackward0", add_node_backward};
+
+tg_tensor *tg_add(tg_ctx *c, tg_tensor *a, tg_tensor *b) {
+    if (!a || !b) return NULL;
+    tg_bcast bc;
+    if (!tg_broadcast_init(c, "add", a, b, &bc)) return NULL;
+    tg_tensor *in[2] = {a, b};
+    void *saved;
+    tg_tensor *out = tg_op_output(c, &add_op, bc.ndim, bc.shape, 2, in, &saved, sizeof bc);
+    if (!out) return NULL;
+    if (saved) *(tg_bcast *)saved = bc;
+    add_forward(out->data, a->data, b->data, &bc);
+    return out;
+}
+
+// ---- a + s ----
+
+// out (n,) = a + s
+static void add_scalar_forward(float *out, const float *a, float s, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = a[i] + s;
+}
+
+// da (n,) += dout
+static void add_scalar_backward(float *da, const float *dout, int64_t n) {
+    for (int64_t i = 0; i < n; i++) da[i] += dout[i];
+}
+
+static tg_status add_scalar_node_backward(tg_ctx *c, tg_node *n, const float *dout) {
+    float *da;
+    if (!tg_ops_grad(c, n->in[0], &da)) return TG_ERR_NOMEM;
+    if (da) add_scalar_backward(da, dout, n->out->numel);
+    return TG_OK;
+}
+
+static const tg_op add_scalar_op = {"AddBackward0", add_scalar_node_backward};
+
+tg_tensor *tg_add_scalar(tg_ctx *c, tg_tensor *a, float s) {
+    if (!a) return NULL;
+    tg_tensor *out = tg_op_output(c, &add_scalar_op, a->ndim, a->shape, 1, &a, NULL, 0);
+    if (!out) return NULL;
+    add_scalar_forward(out->data, a->data, s, a->numel);
+    return out;
+}

@@ -1,0 +1,50 @@
+// broadcast.h: NumPy/PyTorch broadcasting of two shapes for the elementwise ops
+// (add.c, sub.c, mul.c, div.c, eq.c), and the reduction of a broadcast result's gradient
+// back to the shape of one input (sum over the dimensions it was expanded along), as
+// torch's sum_to() does in the backward of a broadcasting op.
+//
+// Shapes are aligned at the right; a dimension of size 1 (or a missing leading one)
+// stretches to the other's size. The output is walked in rows of its innermost dimension:
+// row r starts at offset oa in a and ob in b, and element j of the row is
+// a[oa + j * sa_in], b[ob + j * sb_in].
+#ifndef TG_OPS_BROADCAST_H
+#define TG_OPS_BROADCAST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/tensor.h"
+
+typedef struct {
+    int ndim;                    // output rank = max of the inputs' ranks
+    int64_t shape[TG_MAX_DIMS];  // output shape
+    int64_t numel;
+    int64_t sa[TG_MAX_DIMS];     // a's stride along each output dim, 0 where broadcast
+    int64_t sb[TG_MAX_DIMS];     // b's stride, likewise
+    bool same;                   // equal shapes: plain flat elementwise loop
+    int64_t inner;               // length of a row (innermost output dim; 1 for 0-dim)
+    int64_t rows;                // numel / inner
+    int64_t sa_in, sb_in;        // strides along the innermost dim (0 or 1)
+} tg_bcast;
+
+// Broadcasts a's and b's shapes into bc. On a mismatch sets c's error (TG_ERR_SHAPE,
+// naming `op`, both shapes and the dimension) and returns false.
+bool tg_broadcast_init(tg_ctx *c, const char *op, const tg_tensor *a, const tg_tensor *b,
+                       tg_bcast *bc);
+
+// Offsets of row r (0 <= r < bc->rows) into a's and b's data.
+void tg_broadcast_row(const tg_bcast *bc, int64_t r, int64_t *oa, int64_t *ob);
+
+// din += scale * sum_to(dout): reduces a gradient of the output's shape, dout
+// (bc->numel,), back to input `which` (0 = a, 1 = b), din (that input's numel,).
+void tg_broadcast_reduce(const tg_bcast *bc, int which, float *din, const float *dout,
+                         float scale);
+
+// Gradient buffer of input t in an op's backward (tg_grad_buf): *g is NULL when t needs
+// no gradient. Returns false only when allocating the buffer failed (error set in c).
+static inline bool tg_ops_grad(tg_ctx *c, tg_tensor *t, float **g) {
+    *g = tg_grad_buf(c, t);
+    return *g || !t || !t->requires_grad;
+}
+
+#endif
