@@ -16,8 +16,9 @@ tg_tensor *tg_add(tg_ctx *c, tg_tensor *a, tg_tensor *b);  // AddBackward0
 tg_tensor *tg_sub(tg_ctx *c, tg_tensor *a, tg_tensor *b);  // SubBackward0
 tg_tensor *tg_mul(tg_ctx *c, tg_tensor *a, tg_tensor *b);  // MulBackward0
 tg_tensor *tg_div(tg_ctx *c, tg_tensor *a, tg_tensor *b);  // DivBackward0
-// with a scalar: a + s (AddBackward1), a * s (MulBackward1), a - s (SubBackward1),
-// s - a (RsubBackward1), a / s (DivBackward1)
+// with a scalar, named as torch 1.13 names them (it wraps a Python scalar in a tensor):
+// a + s (AddBackward0), a * s (MulBackward0), a - s (SubBackward0), s - a (RsubBackward1),
+// a / s (DivBackward0)
 tg_tensor *tg_add_scalar(tg_ctx *c, tg_tensor *a, float s);
 tg_tensor *tg_sub_scalar(tg_ctx *c, tg_tensor *a, float s);
 tg_tensor *tg_rsub_scalar(tg_ctx *c, float s, tg_tensor *a);
@@ -33,7 +34,8 @@ tg_tensor *tg_sum(tg_ctx *c, tg_tensor *a);   // 0-dim, SumBackward0
 tg_tensor *tg_mean(tg_ctx *c, tg_tensor *a);  // 0-dim, MeanBackward0
 
 // ---- shapes and products (reshape.c, matmul.c) ----
-// a view with a new shape of the same numel; one dim may be -1 (ViewBackward0)
+// a view with a new shape of the same numel; one dim may be -1 (ReshapeAliasBackward0,
+// torch 1.13's name for reshape of a contiguous tensor)
 tg_tensor *tg_reshape(tg_ctx *c, tg_tensor *a, int ndim, const int64_t *shape);
 tg_tensor *tg_flatten(tg_ctx *c, tg_tensor *a);  // (N, ...) -> (N, rest), via reshape
 tg_tensor *tg_matmul(tg_ctx *c, tg_tensor *a, tg_tensor *b);  // 2-D (M,K)@(K,N), MmBackward0
