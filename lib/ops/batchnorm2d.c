@@ -1,0 +1,259 @@
+// batchnorm2d.c: torch.nn.functional.batch_norm on (N, C, H, W) (grad_fn
+// NativeBatchNormBackward0 in train and eval mode alike, as PyTorch 1.13 on CPU names it).
+//
+// training: mean and biased variance over (N, H, W) per channel normalise x; the running
+//   stats are updated in place, running = (1 - momentum) * running + momentum * stat,
+//   with the unbiased variance (M / (M - 1), M = N*H*W). Statistics accumulate in double.
+// eval: the running stats normalise x.
+// y = (x - mean) * invstd * weight + bias, invstd = 1 / sqrt(var + eps).
+//
+// Backward (xhat = (x - mean) * invstd, g = dout * weight):
+//   train: dx = invstd * (g - mean(g) - xhat * mean(g * xhat))     (the batch stats depend on x)
+//   eval:  dx = invstd * g
+//   dweight = sum(dout * xhat), dbias = sum(dout)
+#include <math.h>
+#include <string.h>
+
+#include "ops.h"
+#include "parallel.h"
+
+typedef struct {
+    int64_t N, C, HW;
+    bool training;
+    float *mean;    // (C,) the mean used to normalise
+    float *invstd;  // (C,)
+} bn_saved;
+
+// ---- kernels ----
+// x (N, C, HW): per-channel mean and biased variance, in double.
+static void bn_stats_kernel(double *mean, double *var, const float *x, int64_t N, int64_t C,
+                            int64_t HW, int64_t c0, int64_t c1) {
+    const double M = (double)(N * HW);
+    for (int64_t ch = c0; ch < c1; ch++) {
+        double s = 0;
+        for (int64_t n = 0; n < N; n++) {
+            const float *p = x + (n * C + ch) * HW;
+            float acc[8] = {0};
+            int64_t i = 0;
+            for (; i + 8 <= HW; i += 8)
+                for (int k = 0; k < 8; k++) acc[k] += p[i + k];
+            double t = 0;
+            for (int k = 0; k < 8; k++) t += acc[k];
+            for (; i < HW; i++) t += p[i];
+            s += t;
+        }
+        double m = s / M, v = 0;
+        for (int64_t n = 0; n < N; n++) {
+            const float *p = x + (n * C + ch) * HW;
+            float acc[8] = {0};
+            const float mf = (float)m;
+            int64_t i = 0;
+            for (; i + 8 <= HW; i += 8)
+                for (int k = 0; k < 8; k++) {
+                    float d = p[i + k] - mf;
+                    acc[k] += d * d;
+                }
+            double t = 0;
+            for (int k = 0; k < 8; k++) t += acc[k];
+            for (; i < HW; i++) t += ((double)p[i] - m) * ((double)p[i] - m);
+            v += t;
+        }
+        mean[ch] = m;
+        var[ch] = v / M;
+    }
+}
+
+// out = (x - mean) * invstd * weight + bias, channels [c0, c1)
+static void bn_apply_kernel(float *out, const float *x, const float *mean, const float *invstd,
+                            const float *weight, const float *bias, int64_t N, int64_t C,
+                            int64_t HW, int64_t c0, int64_t c1) {
+    for (int64_t ch = c0; ch < c1; ch++) {
+        const float a = invstd[ch] * (weight ? weight[ch] : 1.0f);
+        const float b = (bias ? bias[ch] : 0.0f) - mean[ch] * a;
+        for (int64_t n = 0; n < N; n++) {
+            const float *p = x + (n * C + ch) * HW;
+            float *q = out + (n * C + ch) * HW;
+            for (int64_t i = 0; i < HW; i++) q[i] = p[i] * a + b;
+        }
+    }
+}
+
+// dx (N, C, HW) +=, dweight, dbias (C,) += ; any may be NULL. Channels [c0, c1).
+static void bn_backward_kernel(float *dx, float *dweight, float *dbias, const float *dout,
+                               const float *x, const float *mean, const float *invstd,
+                               const float *weight, bool training, int64_t N, int64_t C,
+                               int64_t HW, int64_t c0, int64_t c1) {
+    const double M = (double)(N * HW);
+    for (int64_t ch = c0; ch < c1; ch++) {
+        const float m = mean[ch], is = invstd[ch];
+        double sum_d = 0, sum_dx = 0;  // sum(dout), sum(dout * (x - mean))
+        for (int64_t n = 0; n < N; n++) {
+            const float *d = dout + (n * C + ch) * HW;
+            const float *p = x + (n * C + ch) * HW;
+            float a1[8] = {0}, a2[8] = {0};
+            int64_t i = 0;
+            for (; i + 8 <= HW; i += 8)
+                for (int k = 0; k < 8; k++) {
+                    a1[k] += d[i + k];
+                    a2[k] += d[i + k] * (p[i + k] - m);
+                }
+            for (int k = 0; k < 8; k++) {
+                sum_d += a1[k];
+                sum_dx += a2[k];
+            }
+            for (; i < HW; i++) {
+                sum_d += d[i];
+                sum_dx += (double)d[i] * (p[i] - m);
+            }
+        }
+        if (dweight) dweight[ch] += (float)(sum_dx * is);
+        if (dbias) dbias[ch] += (float)sum_d;
+        if (!dx) continue;
+        const float w = weight ? weight[ch] : 1.0f;
+        if (training) {
+            // dx = (dout - sum_d/M - (x - mean) * invstd^2 * sum_dx / M) * invstd * w
+            const float gm = (float)(sum_d / M);
+            const float proj = (float)((double)is * is * sum_dx / M);
+            const float scale = is * w;
+            for (int64_t n = 0; n < N; n++) {
+                const float *d = dout + (n * C + ch) * HW;
+                const float *p = x + (n * C + ch) * HW;
+                float *q = dx + (n * C + ch) * HW;
+                for (int64_t i = 0; i < HW; i++)
+                    q[i] += (d[i] - gm - (p[i] - m) * proj) * scale;
+            }
+        } else {
+            const float scale = is * w;
+            for (int64_t n = 0; n < N; n++) {
+                const float *d = dout + (n * C + ch) * HW;
+                float *q = dx + (n * C + ch) * HW;
+                for (int64_t i = 0; i < HW; i++) q[i] += d[i] * scale;
+            }
+        }
+    }
+}
+
+// ---- parallel wrappers: channels split over threads ----
+typedef struct {
+    double *mean, *var;
+    const float *x;
+    int64_t N, C, HW;
+} stats_job;
+
+static void stats_task(void *arg, int64_t c0, int64_t c1) {
+    stats_job *j = arg;
+    bn_stats_kernel(j->mean, j->var, j->x, j->N, j->C, j->HW, c0, c1);
+}
+
+typedef struct {
+    float *out;
+    const float *x, *mean, *invstd, *weight, *bias;
+    int64_t N, C, HW;
+} apply_job;
+
+static void apply_task(void *arg, int64_t c0, int64_t c1) {
+    apply_job *j = arg;
+    bn_apply_kernel(j->out, j->x, j->mean, j->invstd, j->weight, j->bias, j->N, j->C, j->HW, c0,
+                    c1);
+}
+
+typedef struct {
+    float *dx, *dweight, *dbias;
+    const float *dout, *x, *mean, *invstd, *weight;
+    bool training;
+    int64_t N, C, HW;
+} backward_job;
+
+static void backward_task(void *arg, int64_t c0, int64_t c1) {
+    backward_job *j = arg;
+    bn_backward_kernel(j->dx, j->dweight, j->dbias, j->dout, j->x, j->mean, j->invstd, j->weight,
+                       j->training, j->N, j->C, j->HW, c0, c1);
+}
+
+// ---- graph op ----
+static tg_status bn_backward(tg_ctx *c, tg_node *n, const float *dout) {
+    const bn_saved *s = n->saved;
+    tg_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    float *dx = tg_grad_buf(c, x);
+    float *dw = tg_grad_buf(c, w);
+    float *db = tg_grad_buf(c, b);
+    if ((x->requires_grad && !dx) || (w && w->requires_grad && !dw) ||
+        (b && b->requires_grad && !db))
+        return tg_ctx_status(c);
+    backward_job j = {dx, dw, db, dout, x->data, s->mean, s->invstd, w ? w->data : NULL,
+                      s->training, s->N, s->C, s->HW};
+    tg_parallel_for(s->C, s->N * s->HW, backward_task, &j);
+    return TG_OK;
+}
+
+static const tg_op bn_op = {"NativeBatchNormBackward0", bn_backward};
+
+static bool is_vec(const tg_tensor *t, int64_t C) { return !t || (t->ndim == 1 && t->shape[0] == C); }
+
+tg_tensor *tg_batchnorm2d(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                          tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                          float momentum, float eps) {
+    if (!x) return NULL;
+    char sx[TG_SHAPE_STR_MAX];
+    if (x->ndim != 4) {
+        tg_error_set(&c->err, TG_ERR_SHAPE, "batchnorm2d: input %s is not (N, C, H, W)",
+                     tg_shape_str(x, sx, sizeof sx));
+        return NULL;
+    }
+    const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
+    if (!is_vec(weight, C) || !is_vec(bias, C) || !is_vec(running_mean, C) ||
+        !is_vec(running_var, C)) {
+        tg_error_set(&c->err, TG_ERR_SHAPE,
+                     "batchnorm2d: weight, bias, running_mean and running_var must be (%lld,) "
+                     "for input %s",
+                     (long long)C, tg_shape_str(x, sx, sizeof sx));
+        return NULL;
+    }
+    if (!training && (!running_mean || !running_var)) {
+        tg_error_set(&c->err, TG_ERR_STATE, "batchnorm2d: eval mode needs running_mean and "
+                                            "running_var");
+        return NULL;
+    }
+    if (training && N * HW <= 1) {
+        tg_error_set(&c->err, TG_ERR_VALUE,
+                     "batchnorm2d: expected more than 1 value per channel when training, got "
+                     "input %s",
+                     tg_shape_str(x, sx, sizeof sx));
+        return NULL;
+    }
+    tg_tensor *in[3] = {x, weight, bias};
+    bn_saved *s = NULL;
+    tg_tensor *out = tg_op_output(c, &bn_op, 4, x->shape, 3, in, (void **)&s, sizeof *s);
+    if (!out) return NULL;
+    float *mean = tg_ctx_alloc(c, (size_t)(C ? C : 1) * sizeof(float));
+    float *invstd = tg_ctx_alloc(c, (size_t)(C ? C : 1) * sizeof(float));
+    if (!mean || !invstd) return NULL;
+    if (training) {
+        double *dm = tg_ctx_alloc(c, (size_t)(C ? C : 1) * 2 * sizeof(double));
+        if (!dm) return NULL;
+        double *dv = dm + C;
+        stats_job sj = {dm, dv, x->data, N, C, HW};
+        tg_parallel_for(C, N * HW, stats_task, &sj);
+        const double M = (double)(N * HW);
+        for (int64_t ch = 0; ch < C; ch++) {
+            mean[ch] = (float)dm[ch];
+            invstd[ch] = (float)(1.0 / sqrt(dv[ch] + (double)eps));
+            if (running_mean)
+                running_mean->data[ch] = (float)((1.0 - momentum) * running_mean->data[ch] +
+                                                 (double)momentum * dm[ch]);
+            if (running_var)
+                running_var->data[ch] = (float)((1.0 - momentum) * running_var->data[ch] +
+                                                (double)momentum * dv[ch] * M / (M - 1.0));
+        }
+    } else {
+        for (int64_t ch = 0; ch < C; ch++) {
+            mean[ch] = running_mean->data[ch];
+            invstd[ch] = (float)(1.0 / sqrt((double)running_var->data[ch] + (double)eps));
+        }
+    }
+    apply_job aj = {out->data, x->data, mean, invstd, weight ? weight->data : NULL,
+                    bias ? bias->data : NULL, N, C, HW};
+    tg_parallel_for(C, N * HW, apply_task, &aj);
+    if (s) *s = (bn_saved){N, C, HW, training, mean, invstd};
+    return out;
+}

@@ -1,0 +1,71 @@
+// relu.c: torch.relu (grad_fn ReluBackward0). Backward uses the output, as PyTorch's
+// threshold_backward does: dx += dout where out > 0.
+#include "ops.h"
+#include "parallel.h"
+
+typedef struct {
+    float *out;
+    const float *x;
+} relu_job;
+
+static void relu_task(void *arg, int64_t i0, int64_t i1) {
+    relu_job *j = arg;
+    for (int64_t i = i0; i < i1; i++) {
+        float v = j->x[i];
+        j->out[i] = v > 0.0f ? v : (v != v ? v : 0.0f);  // NaN propagates, as in PyTorch
+    }
+}
+
+typedef struct {
+    float *dx;
+    const float *dout, *out;
+} relu_bjob;
+
+static void relu_backward_task(void *arg, int64_t i0, int64_t i1) {
+    relu_bjob *j = arg;
+    for (int64_t i = i0; i < i1; i++)
+        if (j->out[i] > 0.0f) j->dx[i] += j->dout[i];
+}
+
+#define RELU_CHUNK 4096  // items of tg_parallel_for are chunks of this many elements
+
+static void relu_chunks(void *arg, int64_t c0, int64_t c1, int64_t n, tg_parallel_fn fn) {
+    int64_t i1 = c1 * RELU_CHUNK;
+    fn(arg, c0 * RELU_CHUNK, i1 < n ? i1 : n);
+}
+
+typedef struct {
+    void *job;
+    tg_parallel_fn fn;
+    int64_t n;
+} chunk_job;
+
+static void chunk_task(void *arg, int64_t c0, int64_t c1) {
+    chunk_job *j = arg;
+    relu_chunks(j->job, c0, c1, j->n, j->fn);
+}
+
+static void run_chunked(int64_t n, tg_parallel_fn fn, void *job) {
+    chunk_job cj = {job, fn, n};
+    tg_parallel_for((n + RELU_CHUNK - 1) / RELU_CHUNK, RELU_CHUNK, chunk_task, &cj);
+}
+
+static tg_status relu_backward(tg_ctx *c, tg_node *n, const float *dout) {
+    float *dx = tg_grad_buf(c, n->in[0]);
+    if (!dx) return tg_ctx_status(c);
+    relu_bjob j = {dx, dout, n->out->data};
+    run_chunked(n->out->numel, relu_backward_task, &j);
+    return TG_OK;
+}
+
+static const tg_op relu_op = {"ReluBackward0", relu_backward};
+
+tg_tensor *tg_relu(tg_ctx *c, tg_tensor *x) {
+    if (!x) return NULL;
+    tg_tensor *in[1] = {x};
+    tg_tensor *out = tg_op_output(c, &relu_op, x->ndim, x->shape, 1, in, NULL, 0);
+    if (!out) return NULL;
+    relu_job j = {out->data, x->data};
+    run_chunked(x->numel, relu_task, &j);
+    return out;
+}

@@ -1,0 +1,531 @@
+// test_ops_nn.c: the layer ops and losses of ResNet-18 (conv2d, batchnorm2d, relu,
+// maxpool2d, adaptive avgpool, linear, cross-entropy, mse): finite-difference checks of
+// every backward, forward and backward values against PyTorch (tests/data/ops/nn_ref.bin,
+// written by scripts/gen_ops_ref.py), BatchNorm's running statistics, the fast conv
+// kernels against direct loops, and frozen inputs getting no gradient.
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "gradcheck.h"
+#include "ops/conv2d.h"
+#include "ops/ops.h"
+
+// ---- reference file ----
+typedef struct {
+    char name[64];
+    int ndim;
+    int64_t shape[TG_MAX_DIMS];
+    int64_t numel;
+    float *data;
+} ref_rec;
+
+static ref_rec *refs;
+static int n_refs;
+
+static void load_refs(void) {
+    if (refs) return;
+    const char *dir = getenv("TG_TEST_DATA");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/ops/nn_ref.bin", dir ? dir : "tests/data");
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s (set TG_TEST_DATA; regenerate with "
+                             "/usr/bin/python3 scripts/gen_ops_ref.py)", path);
+    char magic[6];
+    uint32_t count;
+    ck_assert(fread(magic, 1, 6, f) == 6 && memcmp(magic, "TGREF1", 6) == 0);
+    ck_assert(fread(&count, 4, 1, f) == 1 && count < 10000);
+    refs = calloc(count, sizeof *refs);
+    ck_assert_ptr_nonnull(refs);
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t len, nd;
+        ck_assert(fread(&len, 4, 1, f) == 1 && len < sizeof refs[i].name);
+        ck_assert(fread(refs[i].name, 1, len, f) == len);
+        ck_assert(fread(&nd, 4, 1, f) == 1 && nd <= TG_MAX_DIMS);
+        refs[i].ndim = (int)nd;
+        ck_assert(fread(refs[i].shape, 8, nd, f) == nd);
+        refs[i].numel = tg_shape_numel((int)nd, refs[i].shape);
+        refs[i].data = malloc((size_t)(refs[i].numel ? refs[i].numel : 1) * sizeof(float));
+        ck_assert(fread(refs[i].data, 4, (size_t)refs[i].numel, f) == (size_t)refs[i].numel);
+    }
+    n_refs = (int)count;
+    fclose(f);
+}
+
+static const ref_rec *ref(const char *case_name, const char *key) {
+    load_refs();
+    char name[64];
+    snprintf(name, sizeof name, "%s.%s", case_name, key);
+    for (int i = 0; i < n_refs; i++)
+        if (strcmp(refs[i].name, name) == 0) return &refs[i];
+    ck_abort_msg("reference tensor %s missing from nn_ref.bin", name);
+    return NULL;
+}
+
+// A persistent tensor holding the reference values.
+static tg_tensor *ref_tensor(const char *case_name, const char *key, bool requires_grad) {
+    const ref_rec *r = ref(case_name, key);
+    tg_tensor *t = tg_tensor_from(r->ndim, r->shape, r->data);
+    ck_assert_ptr_nonnull(t);
+    tg_tensor_set_requires_grad(t, requires_grad);
+    return t;
+}
+
+// max|got - want| <= tol * max|want| (the parity measure)
+static void check_close(const char *what, const float *got, const ref_rec *want, double tol) {
+    ck_assert_ptr_nonnull(got);
+    double maxref = 0, maxerr = 0;
+    for (int64_t i = 0; i < want->numel; i++) {
+        maxref = fmax(maxref, fabs(want->data[i]));
+        maxerr = fmax(maxerr, fabs((double)got[i] - want->data[i]));
+    }
+    ck_assert_msg(maxerr <= tol * fmax(maxref, 1e-6), "%s: max abs error %g vs max abs %g (tol %g)",
+                  what, maxerr, maxref, tol);
+}
+
+#define FWD_TOL 1e-5
+#define GRAD_TOL 1e-4
+
+// ---- PyTorch parity ----
+static const char *conv_cases[] = {"conv3x3s1p1", "conv3x3s2p1", "conv3x3s1p0",
+                                   "conv7x7s2p3", "conv1x1s1p0", "conv1x1s2p0"};
+
+START_TEST(test_conv_vs_torch) {
+    const char *cs = conv_cases[_i];
+    tg_ctx c;
+    tg_ctx_init(&c);
+    tg_tensor *x = ref_tensor(cs, "x", true), *w = ref_tensor(cs, "w", true);
+    const ref_rec *cfg = ref(cs, "cfg");
+    tg_tensor *y = tg_conv2d(&c, x, w, (int)cfg->data[0], (int)cfg->data[1]);
+    ck_assert_msg(y != NULL, "%s", tg_ctx_error(&c));
+    ck_assert_str_eq(tg_node_name(y->grad_fn), "ConvolutionBackward0");
+    const ref_rec *out = ref(cs, "out");
+    ck_assert_int_eq(y->numel, out->numel);
+    for (int d = 0; d < 4; d++) ck_assert_int_eq(y->shape[d], out->shape[d]);
+    check_close(cs, y->data, out, FWD_TOL);
+    ck_assert_int_eq(tg_backward(&c, y, ref(cs, "g")->data, false), TG_OK);
+    check_close("conv dx", x->grad, ref(cs, "dx"), GRAD_TOL);
+    check_close("conv dw", w->grad, ref(cs, "dw"), GRAD_TOL);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+    tg_ctx_free(&c);
+}
+END_TEST
+
+static void bn_vs_torch(const char *cs, bool training) {
+    tg_ctx c;
+    tg_ctx_init(&c);
+    tg_tensor *x = ref_tensor(cs, "x", true), *w = ref_tensor(cs, "weight", true),
+              *b = ref_tensor(cs, "bias", true), *rm = ref_tensor(cs, "rm", false),
+              *rv = ref_tensor(cs, "rv", false);
+    tg_tensor *y = tg_batchnorm2d(&c, x, w, b, rm, rv, training, 0.1f, 1e-5f);
+    ck_assert_msg(y != NULL, "%s", tg_ctx_error(&c));
+    ck_assert_str_eq(tg_node_name(y->grad_fn), "NativeBatchNormBackward0");
+    check_close(cs, y->data, ref(cs, "out"), FWD_TOL);
+    check_close("running_mean", rm->data, ref(cs, "rm_after"), FWD_TOL);
+    check_close("running_var", rv->data, ref(cs, "rv_after"), FWD_TOL);
+    ck_assert_int_eq(tg_backward(&c, y, ref(cs, "g")->data, false), TG_OK);
+    check_close("bn dx", x->grad, ref(cs, "dx"), GRAD_TOL);
+    check_close("bn dweight", w->grad, ref(cs, "dweight"), GRAD_TOL);
+    check_close("bn dbias", b->grad, ref(cs, "dbias"), GRAD_TOL);
+    tg_tensor *ts[] = {x, w, b, rm, rv};
+    for (int i = 0; i < 5; i++) tg_tensor_free(ts[i]);
+    tg_ctx_free(&c);
+}
+
+START_TEST(test_bn_train_vs_torch) { bn_vs_torch("bn_train", true); }
+END_TEST
+
+START_TEST(test_bn_eval_vs_torch) {
+    bn_vs_torch("bn_eval", false);
+    // eval leaves the running statistics alone
+    const ref_rec *a = ref("bn_eval", "rm"), *b = ref("bn_eval", "rm_after");
+    for (int64_t i = 0; i < a->numel; i++) ck_assert_float_eq(a->data[i], b->data[i]);
+}
+END_TEST
+
+// One-input ops: relu, maxpool, avgpool
+static tg_tensor *unary(tg_ctx *c, const char *cs, tg_tensor *x) {
+    if (strcmp(cs, "relu") == 0) return tg_relu(c, x);
+    if (strcmp(cs, "maxpool") == 0) return tg_maxpool2d(c, x, 3, 2, 1);
+    return tg_adaptive_avgpool2d_1x1(c, x);
+}
+
+static const char *unary_cases[] = {"relu", "maxpool", "avgpool"};
+static const char *unary_names[] = {"ReluBackward0", "MaxPool2DWithIndicesBackward0",
+                                    "AdaptiveAvgPool2DBackward0"};
+
+START_TEST(test_unary_vs_torch) {
+    const char *cs = unary_cases[_i];
+    tg_ctx c;
+    tg_ctx_init(&c);
+    tg_tensor *x = ref_tensor(cs, "x", true);
+    tg_tensor *y = unary(&c, cs, x);
+    ck_assert_msg(y != NULL, "%s", tg_ctx_error(&c));
+    ck_assert_str_eq(tg_node_name(y->grad_fn), unary_names[_i]);
+    const ref_rec *out = ref(cs, "out");
+    ck_assert_int_eq(y->numel, out->numel);
+    check_close(cs, y->data, out, FWD_TOL);
+    ck_assert_int_eq(tg_backward(&c, y, ref(cs, "g")->data, false), TG_OK);
+    check_close(cs, x->grad, ref(cs, "dx"), GRAD_TOL);
+    tg_tensor_free(x);
+    tg_ctx_free(&c);
+}
+END_TEST
+
+START_TEST(test_linear_vs_torch) {
+    tg_ctx c;
+    tg_ctx_init(&c);
+    tg_tensor *x = ref_tensor("linear", "x", true), *w = ref_tensor("linear", "w", true),
+              *b = ref_tensor("linear", "b", true);
+    tg_tensor *y = tg_linear(&c, x, w, b);
+    ck_assert_msg(y != NULL, "%s", tg_ctx_error(&c));
+    ck_assert_str_eq(tg_node_name(y->grad_fn), "AddmmBackward0");
+    check_close("linear", y->data, ref("linear", "out"), FWD_TOL);
+    ck_assert_int_eq(tg_backward(&c, y, ref("linear", "g")->data, false), TG_OK);
+    check_close("linear dx", x->grad, ref("linear", "dx"), GRAD_TOL);
+    check_close("linear dw", w->grad, ref("linear", "dw"), GRAD_TOL);
+    check_close("linear db", b->grad, ref("linear", "db"), GRAD_TOL);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+    tg_tensor_free(b);
+    tg_ctx_free(&c);
+}
+END_TEST
+
+START_TEST(test_losses_vs_torch) {
+    const ref_rec *lr = ref("ce", "labels");
+    int64_t labels[16];
+    for (int64_t i = 0; i < lr->numel; i++) labels[i] = (int64_t)lr->data[i];
+    const char *cases[] = {"ce", "ce_ls"};
+    const float smoothing[] = {0.0f, 0.1f};
+    for (int k = 0; k < 2; k++) {
+        tg_ctx c;
+        tg_ctx_init(&c);
+        tg_tensor *x = ref_tensor(cases[k], "x", true);
+        tg_tensor *l = tg_cross_entropy(&c, x, labels, smoothing[k]);
+        ck_assert_msg(l != NULL, "%s", tg_ctx_error(&c));
+        ck_assert_int_eq(l->ndim, 0);
+        ck_assert_str_eq(tg_node_name(l->grad_fn), "NllLossBackward0");
+        check_close(cases[k], l->data, ref(cases[k], "out"), FWD_TOL);
+        ck_assert_int_eq(tg_backward(&c, l, NULL, false), TG_OK);
+        check_close(cases[k], x->grad, ref(cases[k], "dx"), GRAD_TOL);
+        tg_tensor_free(x);
+        tg_ctx_free(&c);
+    }
+    tg_ctx c;
+    tg_ctx_init(&c);
+    tg_tensor *a = ref_tensor("mse", "a", true), *b = ref_tensor("mse", "b", true);
+    tg_tensor *l = tg_mse_loss(&c, a, b);
+    ck_assert_msg(l != NULL, "%s", tg_ctx_error(&c));
+    ck_assert_str_eq(tg_node_name(l->grad_fn), "MseLossBackward0");
+    check_close("mse", l->data, ref("mse", "out"), FWD_TOL);
+    ck_assert_int_eq(tg_backward(&c, l, NULL, false), TG_OK);
+    check_close("mse da", a->grad, ref("mse", "da"), GRAD_TOL);
+    check_close("mse db", b->grad, ref("mse", "db"), GRAD_TOL);
+    tg_tensor_free(a);
+    tg_tensor_free(b);
+    tg_ctx_free(&c);
+}
+END_TEST
+
+// ---- finite differences ----
+typedef struct {
+    int stride, pad;
+} conv_ud;
+
+static tg_tensor *gc_conv(tg_ctx *c, tg_tensor **in, void *ud) {
+    conv_ud *u = ud;
+    return tg_conv2d(c, in[0], in[1], u->stride, u->pad);
+}
+
+static tg_tensor *randn_t(tg_rng *r, int ndim, const int64_t *shape, bool rg) {
+    tg_tensor *t = tg_tensor_randn(ndim, shape, r);
+    ck_assert_ptr_nonnull(t);
+    tg_tensor_set_requires_grad(t, rg);
+    return t;
+}
+
+static const struct {
+    int N, C, H, W, OC, K, stride, pad;
+} gc_conv_cases[] = {
+    {2, 3, 6, 5, 4, 3, 1, 1}, {1, 2, 7, 6, 3, 3, 2, 1}, {2, 2, 5, 5, 3, 3, 1, 0},
+    {1, 2, 9, 8, 3, 7, 2, 3}, {2, 4, 4, 3, 3, 1, 1, 0}, {2, 4, 5, 5, 3, 1, 2, 0},
+    {1, 3, 8, 8, 2, 7, 1, 3},
+};
+
+START_TEST(test_conv_gradcheck) {
+    tg_rng r;
+    tg_rng_seed(&r, 100 + (uint64_t)_i);
+    const int N = gc_conv_cases[_i].N, C = gc_conv_cases[_i].C, OC = gc_conv_cases[_i].OC,
+              K = gc_conv_cases[_i].K;
+    int64_t xs[4] = {N, C, gc_conv_cases[_i].H, gc_conv_cases[_i].W}, ws[4] = {OC, C, K, K};
+    tg_tensor *in[2] = {randn_t(&r, 4, xs, true), randn_t(&r, 4, ws, true)};
+    conv_ud u = {gc_conv_cases[_i].stride, gc_conv_cases[_i].pad};
+    double e = tg_gradcheck(gc_conv, in, 2, &u, 1e-2, 1e-3, 1e-2);
+    ck_assert_msg(e <= 1.0, "conv case %d: gradcheck error %g", _i, e);
+    tg_tensor_free(in[0]);
+    tg_tensor_free(in[1]);
+}
+END_TEST
+
+typedef struct {
+    tg_tensor *rm, *rv;
+    bool training;
+} bn_ud;
+
+static tg_tensor *gc_bn(tg_ctx *c, tg_tensor **in, void *ud) {
+    bn_ud *u = ud;
+    return tg_batchnorm2d(c, in[0], in[1], in[2], u->rm, u->rv, u->training, 0.1f, 1e-5f);
+}
+
+START_TEST(test_bn_gradcheck) {
+    tg_rng r;
+    tg_rng_seed(&r, 7 + (uint64_t)_i);
+    int64_t xs[4] = {2, 3, 3, 4}, cs[1] = {3};
+    tg_tensor *in[3] = {randn_t(&r, 4, xs, true), tg_tensor_rand(1, cs, &r), randn_t(&r, 1, cs, true)};
+    for (int i = 0; i < 3; i++) in[1]->data[i] += 0.5f;
+    tg_tensor_set_requires_grad(in[1], true);
+    bn_ud u = {tg_tensor_zeros(1, cs), tg_tensor_ones(1, cs), _i == 0};
+    u.rv->data[1] = 2.0f;
+    u.rm->data[2] = 0.3f;
+    double e = tg_gradcheck(gc_bn, in, 3, &u, 1e-2, 1e-3, 1e-2);
+    ck_assert_msg(e <= 1.0, "batchnorm %s: gradcheck error %g", _i == 0 ? "train" : "eval", e);
+    for (int i = 0; i < 3; i++) tg_tensor_free(in[i]);
+    tg_tensor_free(u.rm);
+    tg_tensor_free(u.rv);
+}
+END_TEST
+
+static tg_tensor *gc_relu(tg_ctx *c, tg_tensor **in, void *ud) {
+    (void)ud;
+    return tg_relu(c, in[0]);
+}
+static tg_tensor *gc_maxpool(tg_ctx *c, tg_tensor **in, void *ud) {
+    (void)ud;
+    return tg_maxpool2d(c, in[0], 3, 2, 1);
+}
+static tg_tensor *gc_avgpool(tg_ctx *c, tg_tensor **in, void *ud) {
+    (void)ud;
+    return tg_adaptive_avgpool2d_1x1(c, in[0]);
+}
+
+// Distinct values 0.1 apart in random order: no ties and no kinks within the probe step.
+static void fill_distinct(tg_tensor *t, tg_rng *r, float offset) {
+    for (int64_t i = 0; i < t->numel; i++) t->data[i] = 0.1f * (float)i + offset;
+    for (int64_t i = t->numel - 1; i > 0; i--) {
+        int64_t j = (int64_t)tg_rng_below(r, (uint64_t)i + 1);
+        float v = t->data[i];
+        t->data[i] = t->data[j];
+        t->data[j] = v;
+    }
+}
+
+START_TEST(test_pointwise_gradcheck) {
+    tg_rng r;
+    tg_rng_seed(&r, 99);
+    int64_t xs[4] = {2, 2, 7, 6};
+    tg_tensor *x = tg_tensor_new(4, xs);
+    tg_tensor_set_requires_grad(x, true);
+    fill_distinct(x, &r, -4.05f);  // straddles 0 without hitting it
+    tg_gc_fn fns[3] = {gc_relu, gc_maxpool, gc_avgpool};
+    for (int k = 0; k < 3; k++) {
+        double e = tg_gradcheck(fns[k], &x, 1, NULL, 1e-2, 1e-3, 1e-2);
+        ck_assert_msg(e <= 1.0, "op %d: gradcheck error %g", k, e);
+    }
+    tg_tensor_free(x);
+}
+END_TEST
+
+static tg_tensor *gc_linear(tg_ctx *c, tg_tensor **in, void *ud) {
+    (void)ud;
+    return tg_linear(c, in[0], in[1], in[2]);
+}
+static tg_tensor *gc_linear_nobias(tg_ctx *c, tg_tensor **in, void *ud) {
+    (void)ud;
+    return tg_linear(c, in[0], in[1], NULL);
+}
+
+typedef struct {
+    const int64_t *labels;
+    float smoothing;
+} ce_ud;
+
+static tg_tensor *gc_ce(tg_ctx *c, tg_tensor **in, void *ud) {
+    ce_ud *u = ud;
+    return tg_cross_entropy(c, in[0], u->labels, u->smoothing);
+}
+
+static tg_tensor *gc_mse(tg_ctx *c, tg_tensor **in, void *ud) {
+    (void)ud;
+    return tg_mse_loss(c, in[0], in[1]);
+}
+
+START_TEST(test_linear_losses_gradcheck) {
+    tg_rng r;
+    tg_rng_seed(&r, 5);
+    int64_t xs[2] = {3, 5}, ws[2] = {4, 5}, bs[1] = {4};
+    tg_tensor *in[3] = {randn_t(&r, 2, xs, true), randn_t(&r, 2, ws, true), randn_t(&r, 1, bs, true)};
+    double e = tg_gradcheck(gc_linear, in, 3, NULL, 1e-2, 1e-3, 1e-2);
+    ck_assert_msg(e <= 1.0, "linear: gradcheck error %g", e);
+    // without bias
+    e = tg_gradcheck(gc_linear_nobias, in, 2, NULL, 1e-2, 1e-3, 1e-2);
+    ck_assert_msg(e <= 1.0, "linear without bias: gradcheck error %g", e);
+    int64_t labels[4] = {1, 0, 4, 2}, ls[2] = {4, 5};
+    tg_tensor *logits = randn_t(&r, 2, ls, true);
+    for (int k = 0; k < 2; k++) {
+        ce_ud u = {labels, k ? 0.2f : 0.0f};
+        e = tg_gradcheck(gc_ce, &logits, 1, &u, 1e-2, 1e-4, 1e-2);
+        ck_assert_msg(e <= 1.0, "cross_entropy (smoothing %g): gradcheck error %g", u.smoothing, e);
+    }
+    tg_tensor *m[2] = {randn_t(&r, 2, ls, true), randn_t(&r, 2, ls, true)};
+    e = tg_gradcheck(gc_mse, m, 2, NULL, 1e-2, 1e-4, 1e-2);
+    ck_assert_msg(e <= 1.0, "mse: gradcheck error %g", e);
+    tg_tensor *all[] = {in[0], in[1], in[2], logits, m[0], m[1]};
+    for (int i = 0; i < 6; i++) tg_tensor_free(all[i]);
+}
+END_TEST
+
+// ---- fast conv kernels against direct loops, on shapes that take every path ----
+START_TEST(test_conv_kernel_vs_ref) {
+    static const struct {
+        int N, C, H, W, OC, K, stride, pad;
+    } cases[] = {
+        {1, 4, 32, 32, 5, 1, 1, 0},   // 1x1, one image of 1024 pixels: x used directly
+        {3, 4, 6, 6, 5, 1, 1, 0},     // 1x1 grouped
+        {2, 3, 40, 33, 4, 3, 1, 1},   // groups of one image
+        {5, 6, 5, 4, 7, 3, 2, 1},     // several images per gemm
+        {2, 3, 23, 21, 4, 7, 2, 3},   // conv1-like
+        {3, 8, 7, 7, 6, 1, 2, 0},     // downsample-like
+    };
+    tg_rng r;
+    tg_rng_seed(&r, 42);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        tg_conv_geom g = {.C = cases[k].C, .H = cases[k].H, .W = cases[k].W, .KH = cases[k].K,
+                          .KW = cases[k].K, .stride = cases[k].stride, .pad = cases[k].pad};
+        tg_conv_geom_finish(&g);
+        const int N = cases[k].N, OC = cases[k].OC;
+        size_t nx = (size_t)N * g.C * g.H * g.W, nw = (size_t)OC * g.C * g.KH * g.KW,
+               no = (size_t)N * OC * g.OH * g.OW;
+        float *x = malloc(nx * 4), *w = malloc(nw * 4), *d = malloc(no * 4);
+        float *o1 = malloc(no * 4), *o2 = malloc(no * 4);
+        float *dx1 = calloc(nx, 4), *dx2 = calloc(nx, 4), *dw1 = calloc(nw, 4), *dw2 = calloc(nw, 4);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)tg_rng_normal(&r);
+        for (size_t i = 0; i < nw; i++) w[i] = (float)tg_rng_normal(&r);
+        for (size_t i = 0; i < no; i++) d[i] = (float)tg_rng_normal(&r);
+        for (size_t i = 0; i < nx; i++) dx1[i] = dx2[i] = 0.5f;  // backward accumulates
+        ck_assert_int_eq(tg_conv2d_forward_kernel(o1, x, w, N, OC, &g), 0);
+        tg_conv2d_forward_ref(o2, x, w, N, OC, &g);
+        ck_assert_int_eq(tg_conv2d_backward_kernel(dx1, dw1, d, x, w, N, OC, &g), 0);
+        tg_conv2d_backward_ref(dx2, dw2, d, x, w, N, OC, &g);
+        const struct { const float *a, *b; size_t n; const char *what; } cmp[] = {
+            {o1, o2, no, "out"}, {dx1, dx2, nx, "dx"}, {dw1, dw2, nw, "dw"}};
+        for (int q = 0; q < 3; q++) {
+            double mx = 0, err = 0;
+            for (size_t i = 0; i < cmp[q].n; i++) {
+                mx = fmax(mx, fabs(cmp[q].b[i]));
+                err = fmax(err, fabs(cmp[q].a[i] - cmp[q].b[i]));
+            }
+            ck_assert_msg(err <= 1e-5 * mx, "case %zu %s: error %g of %g", k, cmp[q].what, err, mx);
+        }
+        // only dw, only dx
+        memset(dw1, 0, nw * 4);
+        ck_assert_int_eq(tg_conv2d_backward_kernel(NULL, dw1, d, x, w, N, OC, &g), 0);
+        for (size_t i = 0; i < nw; i++) ck_assert_float_eq_tol(dw1[i], dw2[i], 1e-4 * (1 + fabsf(dw2[i])));
+        float *p[] = {x, w, d, o1, o2, dx1, dx2, dw1, dw2};
+        for (int i = 0; i < 9; i++) free(p[i]);
+    }
+}
+END_TEST
+
+// Frozen inputs get no gradient and nothing is recorded without grad.
+START_TEST(test_frozen_inputs) {
+    tg_rng r;
+    tg_rng_seed(&r, 3);
+    int64_t xs[4] = {2, 3, 6, 6}, ws[4] = {4, 3, 3, 3};
+    tg_tensor *x = randn_t(&r, 4, xs, false), *w = randn_t(&r, 4, ws, false);
+    tg_ctx c;
+    tg_ctx_init(&c);
+    tg_tensor *y = tg_conv2d(&c, x, w, 1, 1);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_ptr_null(y->grad_fn);
+    ck_assert(!y->requires_grad);
+    // only the input requires grad: the frozen weight gets none
+    tg_tensor_set_requires_grad(x, true);
+    y = tg_conv2d(&c, x, w, 1, 1);
+    ck_assert_int_eq(tg_backward(&c, tg_sum(&c, y), NULL, false), TG_OK);
+    ck_assert_ptr_nonnull(x->grad);
+    ck_assert_ptr_null(w->grad);
+    tg_tensor_set_requires_grad(x, false);
+    tg_tensor_set_requires_grad(w, true);
+    y = tg_conv2d(&c, x, w, 1, 1);
+    ck_assert_str_eq(tg_node_next_name(y->grad_fn, 1), "AccumulateGrad");
+    ck_assert_ptr_null(tg_node_next_name(y->grad_fn, 0));
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+    tg_ctx_free(&c);
+}
+END_TEST
+
+// Bad shapes and labels give a message, not a crash.
+START_TEST(test_bad_inputs) {
+    tg_ctx c;
+    tg_ctx_init(&c);
+    int64_t xs[4] = {1, 3, 5, 5}, ws[4] = {4, 2, 3, 3}, ls[2] = {2, 3};
+    tg_tensor *x = tg_tensor_zeros(4, xs), *w = tg_tensor_zeros(4, ws), *l = tg_tensor_zeros(2, ls);
+    ck_assert_ptr_null(tg_conv2d(&c, x, w, 1, 1));
+    ck_assert_int_eq(tg_ctx_status(&c), TG_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_error(&c), "(4, 2, 3, 3)"));
+    tg_ctx_free(&c);
+    tg_ctx_init(&c);
+    int64_t labels[2] = {0, 3};
+    ck_assert_ptr_null(tg_cross_entropy(&c, l, labels, 0.0f));
+    ck_assert_int_eq(tg_ctx_status(&c), TG_ERR_VALUE);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_error(&c), "label 3"));
+    tg_ctx_free(&c);
+    tg_ctx_init(&c);
+    int64_t one[4] = {1, 3, 1, 1};
+    tg_tensor *x1 = tg_tensor_zeros(4, one);
+    ck_assert_ptr_null(tg_batchnorm2d(&c, x1, NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f));
+    ck_assert_int_eq(tg_ctx_status(&c), TG_ERR_VALUE);
+    ck_assert_ptr_null(tg_maxpool2d(&c, x, 3, 2, 2));
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+    tg_tensor_free(l);
+    tg_tensor_free(x1);
+    tg_ctx_free(&c);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("ops_nn");
+    TCase *tc = tcase_create("torch");
+    tcase_add_loop_test(tc, test_conv_vs_torch, 0, (int)(sizeof conv_cases / sizeof conv_cases[0]));
+    tcase_add_test(tc, test_bn_train_vs_torch);
+    tcase_add_test(tc, test_bn_eval_vs_torch);
+    tcase_add_loop_test(tc, test_unary_vs_torch, 0, 3);
+    tcase_add_test(tc, test_linear_vs_torch);
+    tcase_add_test(tc, test_losses_vs_torch);
+    suite_add_tcase(s, tc);
+    TCase *gc = tcase_create("gradcheck");
+    tcase_add_loop_test(gc, test_conv_gradcheck, 0,
+                        (int)(sizeof gc_conv_cases / sizeof gc_conv_cases[0]));
+    tcase_add_loop_test(gc, test_bn_gradcheck, 0, 2);
+    tcase_add_test(gc, test_pointwise_gradcheck);
+    tcase_add_test(gc, test_linear_losses_gradcheck);
+    suite_add_tcase(s, gc);
+    TCase *k = tcase_create("kernels");
+    tcase_add_test(k, test_conv_kernel_vs_ref);
+    tcase_add_test(k, test_frozen_inputs);
+    tcase_add_test(k, test_bad_inputs);
+    suite_add_tcase(s, k);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
