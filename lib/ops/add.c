@@ -79,7 +79,8 @@ static const tg_op add_scalar_op = {"AddBackward0", add_scalar_node_backward};
 
 tg_tensor *tg_add_scalar(tg_ctx *c, tg_tensor *a, float s) {
     if (!a) return NULL;
-    tg_tensor *out = tg_op_output(c, &add_scalar_op, a->ndim, a->shape, 1, &a, NULL, 0);
+    tg_tensor *in[2] = {a, NULL};  // the scalar: next function None, as in torch
+    tg_tensor *out = tg_op_output(c, &add_scalar_op, a->ndim, a->shape, 2, in, NULL, 0);
     if (!out) return NULL;
     add_scalar_forward(out->data, a->data, s, a->numel);
     return out;

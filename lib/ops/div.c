@@ -103,8 +103,9 @@ static const tg_op div_scalar_op = {"DivBackward0", div_scalar_node_backward};
 
 tg_tensor *tg_div_scalar(tg_ctx *c, tg_tensor *a, float s) {
     if (!a) return NULL;
+    tg_tensor *in[2] = {a, NULL};  // the scalar: next function None, as in torch
     void *saved;
-    tg_tensor *out = tg_op_output(c, &div_scalar_op, a->ndim, a->shape, 1, &a, &saved,
+    tg_tensor *out = tg_op_output(c, &div_scalar_op, a->ndim, a->shape, 2, in, &saved,
                                   sizeof(div_scalar_saved));
     if (!out) return NULL;
     if (saved) ((div_scalar_saved *)saved)->s = s;

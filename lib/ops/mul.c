@@ -100,8 +100,9 @@ static const tg_op mul_scalar_op = {"MulBackward0", mul_scalar_node_backward};
 
 tg_tensor *tg_mul_scalar(tg_ctx *c, tg_tensor *a, float s) {
     if (!a) return NULL;
+    tg_tensor *in[2] = {a, NULL};  // the scalar: next function None, as in torch
     void *saved;
-    tg_tensor *out = tg_op_output(c, &mul_scalar_op, a->ndim, a->shape, 1, &a, &saved,
+    tg_tensor *out = tg_op_output(c, &mul_scalar_op, a->ndim, a->shape, 2, in, &saved,
                                   sizeof(mul_scalar_saved));
     if (!out) return NULL;
     if (saved) ((mul_scalar_saved *)saved)->s = s;

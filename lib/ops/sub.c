@@ -91,7 +91,8 @@ static const tg_op rsub_scalar_op = {"RsubBackward1", rsub_scalar_node_backward}
 
 tg_tensor *tg_sub_scalar(tg_ctx *c, tg_tensor *a, float s) {
     if (!a) return NULL;
-    tg_tensor *out = tg_op_output(c, &sub_scalar_op, a->ndim, a->shape, 1, &a, NULL, 0);
+    tg_tensor *in[2] = {a, NULL};  // the scalar: next function None, as in torch
+    tg_tensor *out = tg_op_output(c, &sub_scalar_op, a->ndim, a->shape, 2, in, NULL, 0);
     if (!out) return NULL;
     sub_scalar_forward(out->data, a->data, 1.0f, -s, a->numel);
     return out;
