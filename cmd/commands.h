@@ -16,4 +16,8 @@ typedef struct {
 // Defined in cmd/main.c, NULL-terminated.
 extern const tg_command tg_commands[];
 
+// cmd/convert.c, cmd/info.c
+int tg_cmd_convert(int argc, char **argv);
+int tg_cmd_info(int argc, char **argv);
+
 #endif

@@ -6,6 +6,8 @@
 
 // Subcommands register here (name, entry point, one-line summary).
 const tg_command tg_commands[] = {
+    {"convert", tg_cmd_convert, "convert a checkpoint between .pth and .safetensors"},
+    {"info", tg_cmd_info, "tensors, dtypes, shapes, metadata of a .pth or .safetensors"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,88 @@
+// info.c: `tgfinetune info FILE`: the tensors (name, dtype, shape), the metadata and the
+// parameter count of a .pth or .safetensors file.
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "io/statedict.h"
+
+static void info_usage(FILE *f) {
+    fprintf(f,
+            "usage: tgfinetune info FILE\n"
+            "Lists the tensors of a .pth (zip or legacy) or .safetensors file with their dtype\n"
+            "and shape, its metadata, and the parameter count.\n");
+}
+
+static const char *format_of(const char *path) {
+    unsigned char b[9] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return "?";
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    if (n >= 4 && !memcmp(b, "PK\x03\x04", 4)) return "PyTorch checkpoint (zip format)";
+    if (n >= 1 && b[0] == 0x80) return "PyTorch checkpoint (legacy format)";
+    return "safetensors";
+}
+
+// BatchNorm running statistics are buffers, not parameters (PyTorch's parameters()).
+static int is_buffer(const char *name) {
+    const char *dot = strrchr(name, '.');
+    const char *leaf = dot ? dot + 1 : name;
+    return !strcmp(leaf, "running_mean") || !strcmp(leaf, "running_var") ||
+           !strcmp(leaf, "num_batches_tracked");
+}
+
+int tg_cmd_info(int argc, char **argv) {
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            info_usage(stdout);
+            return TG_EXIT_OK;
+        }
+        if ((argv[i][0] == '-' && argv[i][1]) || path) {
+            fprintf(stderr, "tgfinetune info: unexpected argument '%s'\n", argv[i]);
+            info_usage(stderr);
+            return TG_EXIT_USAGE;
+        }
+        path = argv[i];
+    }
+    if (!path) {
+        info_usage(stderr);
+        return TG_EXIT_USAGE;
+    }
+    tg_statedict sd;
+    tg_error err = {0};
+    if (tg_statedict_load(path, &sd, &err) != TG_OK) {
+        fprintf(stderr, "tgfinetune info: %s\n", err.msg);
+        tg_statedict_free(&sd);
+        return TG_EXIT_FAIL;
+    }
+    printf("%s: %s\n", path, format_of(path));
+    if (sd.n_meta) {
+        printf("metadata:\n");
+        for (size_t i = 0; i < sd.n_meta; i++)
+            printf("  %s: %s\n", sd.meta_keys[i], sd.meta_vals[i]);
+    }
+    size_t width = 4;
+    for (size_t i = 0; i < sd.n; i++)
+        if (strlen(sd.entries[i].name) > width) width = strlen(sd.entries[i].name);
+    printf("tensors:\n");
+    int64_t params = 0, bytes = 0;
+    for (size_t i = 0; i < sd.n; i++) {
+        const tg_sd_entry *e = &sd.entries[i];
+        char shape[256];
+        int k = snprintf(shape, sizeof shape, "[");
+        for (int d = 0; d < e->ndim && k < (int)sizeof shape; d++)
+            k += snprintf(shape + k, sizeof shape - (size_t)k, "%s%lld", d ? ", " : "",
+                          (long long)e->shape[d]);
+        if (k < (int)sizeof shape) snprintf(shape + k, sizeof shape - (size_t)k, "]");
+        printf("  %-*s %-4s %s\n", (int)width, e->name, tg_dt_name(e->dtype), shape);
+        if (!is_buffer(e->name)) params += tg_sd_entry_numel(e);
+        bytes += (int64_t)e->nbytes;
+    }
+    printf("%zu tensors, %lld elements (%lld bytes), %lld parameters without BatchNorm "
+           "buffers\n", sd.n, (long long)tg_statedict_numel(&sd), (long long)bytes,
+           (long long)params);
+    tg_statedict_free(&sd);
+    return TG_EXIT_OK;
+}
