@@ -3,6 +3,8 @@
 #ifndef TG_COMMANDS_H
 #define TG_COMMANDS_H
 
+#include "core/error.h"
+
 #define TG_EXIT_OK 0
 #define TG_EXIT_FAIL 1
 #define TG_EXIT_USAGE 2
@@ -16,6 +18,14 @@ typedef struct {
 // Defined in cmd/main.c, NULL-terminated.
 extern const tg_command tg_commands[];
 
+// cmd/train.c, cmd/predict.c, cmd/eval.c
+int tg_cmd_train(int argc, char **argv);
+int tg_cmd_predict(int argc, char **argv);
+int tg_cmd_eval(int argc, char **argv);
+// cmd/predict.c: the model of the last train run recorded in ./.tgfinetune/last_run (malloc'd)
+char *tg_cmd_last_model(tg_error *err);
+#define TG_EXIT_SIGINT 130   // interrupted by SIGINT, checkpoint saved
+#define TG_EXIT_SIGTERM 143  // interrupted by SIGTERM, checkpoint saved
 // cmd/convert.c, cmd/info.c
 int tg_cmd_convert(int argc, char **argv);
 int tg_cmd_info(int argc, char **argv);

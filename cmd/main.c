@@ -6,6 +6,9 @@
 
 // Subcommands register here (name, entry point, one-line summary).
 const tg_command tg_commands[] = {
+    {"train", tg_cmd_train, "train on an image folder from a JSON config"},
+    {"predict", tg_cmd_predict, "top-k classes of images with a trained model"},
+    {"eval", tg_cmd_eval, "accuracy, per-class accuracy and confusion matrix on a folder"},
     {"convert", tg_cmd_convert, "convert a checkpoint between .pth and .safetensors"},
     {"info", tg_cmd_info, "tensors, dtypes, shapes, metadata of a .pth or .safetensors"},
     {NULL, NULL, NULL},

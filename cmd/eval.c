@@ -1,0 +1,183 @@
+// eval.c: `tgfinetune eval --model FILE --data DIR [--json]`: top-1, top-5, mean loss,
+// per-class accuracy and the confusion matrix of a trained model on a labelled folder.
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app/evaluate.h"
+#include "commands.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: tgfinetune eval --model FILE --data DIR [--json]\n"
+            "Evaluates a trained model on an image folder with the model's classes.\n\n"
+            "  -m, --model FILE     a model written by train (default: the last train run's\n"
+            "                       model.safetensors, as predict finds it)\n"
+            "  -d, --data DIR       the folder: DIR/<class>/<images>\n"
+            "  -j, --json           {\"images\": N, \"top1\": F, \"top5\": F, \"loss\": F,\n"
+            "                       \"per_class\": {NAME: F, ...}, \"confusion\": [[...]], ...}\n"
+            "  -b, --batch-size N   images per forward pass (default 32)\n"
+            "  -t, --threads N      compute threads (default: every core)\n"
+            "  -h, --help           this help\n\n"
+            "top5 is reported with 5 classes or more (null otherwise). Confusion rows are true\n"
+            "classes, columns predicted ones. Exit codes: 0 done, 1 runtime failure, 2 usage.\n");
+}
+
+static void on_message(void *user, const char *msg) {
+    (void)user;
+    fprintf(stderr, "eval: %s\n", msg);
+}
+
+static void on_progress(void *user, size_t done, size_t total) {
+    (void)user;
+    fprintf(stderr, "\r\033[Keval: %zu/%zu images", done, total);
+    fflush(stderr);
+}
+
+static void print_text(const tg_eval_result *r) {
+    int K = r->meta.num_classes;
+    printf("images: %zu", r->images);
+    if (r->skipped) printf(" (%zu unreadable skipped)", r->skipped);
+    printf("\ntop-1: %.2f%%\n", 100 * r->top1);
+    if (K >= 5) printf("top-5: %.2f%%\n", 100 * r->top5);
+    printf("loss:  %.4f\n\nper-class accuracy:\n", r->loss);
+    int w = 5;
+    for (int k = 0; k < K; k++)
+        if ((int)strlen(r->meta.classes[k]) > w) w = (int)strlen(r->meta.classes[k]);
+    for (int k = 0; k < K; k++)
+        printf("  %-*s  %6.2f%%  (%zu/%zu)\n", w, r->meta.classes[k],
+               r->class_total[k] ? 100.0 * r->class_correct[k] / r->class_total[k] : 0.0,
+               r->class_correct[k], r->class_total[k]);
+    printf("\nconfusion matrix (rows: true class, columns: predicted class index):\n%*s", w + 2, "");
+    for (int k = 0; k < K; k++) printf(" %5d", k);
+    printf("\n");
+    for (int i = 0; i < K; i++) {
+        printf("  %-*s", w, r->meta.classes[i]);
+        for (int j = 0; j < K; j++) printf(" %5zu", r->confusion[(size_t)i * K + j]);
+        printf("\n");
+    }
+}
+
+static void print_json(const tg_eval_result *r) {
+    int K = r->meta.num_classes;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "images", (double)r->images);
+    cJSON_AddNumberToObject(o, "top1", r->top1);
+    if (isnan(r->top5))
+        cJSON_AddNullToObject(o, "top5");
+    else
+        cJSON_AddNumberToObject(o, "top5", r->top5);
+    cJSON_AddNumberToObject(o, "loss", r->loss);
+    cJSON *pc = cJSON_AddObjectToObject(o, "per_class");
+    for (int k = 0; k < K; k++) {
+        if (r->class_total[k])
+            cJSON_AddNumberToObject(pc, r->meta.classes[k],
+                                    (double)r->class_correct[k] / (double)r->class_total[k]);
+        else
+            cJSON_AddNullToObject(pc, r->meta.classes[k]);
+    }
+    cJSON *cl = cJSON_AddArrayToObject(o, "classes");
+    for (int k = 0; k < K; k++) cJSON_AddItemToArray(cl, cJSON_CreateString(r->meta.classes[k]));
+    cJSON *cm = cJSON_AddArrayToObject(o, "confusion");
+    for (int i = 0; i < K; i++) {
+        cJSON *row = cJSON_CreateArray();
+        for (int j = 0; j < K; j++)
+            cJSON_AddItemToArray(row, cJSON_CreateNumber((double)r->confusion[(size_t)i * K + j]));
+        cJSON_AddItemToArray(cm, row);
+    }
+    cJSON_AddNumberToObject(o, "skipped", (double)r->skipped);
+    char *s = cJSON_Print(o);
+    if (s) printf("%s\n", s);
+    free(s);
+    cJSON_Delete(o);
+}
+
+int tg_cmd_eval(int argc, char **argv) {
+    const char *model = NULL, *data = NULL;
+    bool json = false;
+    int batch = 32, threads = 0;
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},      {"data", required_argument, NULL, 'd'},
+        {"json", no_argument, NULL, 'j'},             {"batch-size", required_argument, NULL, 'b'},
+        {"threads", required_argument, NULL, 't'},    {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int o;
+    while ((o = getopt_long(argc, argv, "m:d:jb:t:h", opts, NULL)) != -1) {
+        char *end;
+        long v;
+        switch (o) {
+        case 'm':
+            model = optarg;
+            break;
+        case 'd':
+            data = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'b':
+        case 't':
+            v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 1 || v > 65536) {
+                fprintf(stderr, "tgfinetune eval: --%s must be an integer in [1, 65536] (got '%s')\n",
+                        o == 'b' ? "batch-size" : "threads", optarg);
+                return TG_EXIT_USAGE;
+            }
+            *(o == 'b' ? &batch : &threads) = (int)v;
+            break;
+        case 'h':
+            usage(stdout);
+            return TG_EXIT_OK;
+        default:
+            usage(stderr);
+            return TG_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tgfinetune eval: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return TG_EXIT_USAGE;
+    }
+    if (!data) {
+        fprintf(stderr, "tgfinetune eval: --data DIR is required\n");
+        usage(stderr);
+        return TG_EXIT_USAGE;
+    }
+    tg_error err = {0};
+    char *found = NULL;
+    if (!model) {
+        found = tg_cmd_last_model(&err);
+        if (!found) {
+            fprintf(stderr, "tgfinetune eval: %s\n", err.msg);
+            return TG_EXIT_FAIL;
+        }
+        model = found;
+    }
+    bool tty = isatty(STDERR_FILENO);
+    tg_eval_opts eo = {.batch_size = batch,
+                       .threads = threads,
+                       .message = on_message,
+                       .progress = tty ? on_progress : NULL};
+    tg_eval_result r;
+    tg_status st = tg_evaluate(model, data, &eo, &r, &err);
+    if (tty) fputs("\r\033[K", stderr);
+    int rc = TG_EXIT_OK;
+    if (st) {
+        fprintf(stderr, "tgfinetune eval: %s\n", err.msg);
+        rc = TG_EXIT_FAIL;
+    } else {
+        if (json)
+            print_json(&r);
+        else
+            print_text(&r);
+        tg_eval_result_free(&r);
+    }
+    free(found);
+    return rc;
+}

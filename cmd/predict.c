@@ -1,0 +1,156 @@
+// predict.c: `tgfinetune predict IMAGE... [--model FILE] [--topk K] [--json]`.
+// Without --model: the model.safetensors of the last train run started in the current
+// directory, recorded by train in ./.tgfinetune/last_run.
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app/predict.h"
+#include "app/train.h"
+#include "commands.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: tgfinetune predict IMAGE... [--model FILE] [--topk K] [--json]\n"
+            "Prints the K most probable classes of each image with softmax probabilities.\n\n"
+            "  -m, --model FILE  a model written by train (default: model.safetensors of the\n"
+            "                    last train run started in this directory, recorded in\n"
+            "                    ./.tgfinetune/last_run)\n"
+            "  -k, --topk K      classes per image (default 5, at most the class count)\n"
+            "  -j, --json        one JSON array: [{\"image\": PATH, \"predictions\":\n"
+            "                    [{\"class\": NAME, \"index\": I, \"probability\": P}, ...]}, ...]\n"
+            "  -t, --threads N   compute threads (default: every core)\n"
+            "  -h, --help        this help\n\n"
+            "Exit codes: 0 done, 1 an image or the model could not be read, 2 usage error.\n");
+}
+
+char *tg_cmd_last_model(tg_error *err) {
+    char *dir = tg_train_last_run(NULL, err);
+    if (!dir) return NULL;
+    size_t n = strlen(dir) + 32;
+    char *path = malloc(n);
+    if (path) snprintf(path, n, "%s/model.safetensors", dir);
+    if (path && access(path, R_OK) != 0) {
+        tg_error_set(err, TG_ERR_IO,
+                     "the last train run (%s) has no model.safetensors yet (still running or "
+                     "interrupted: finish it with train --resume, or pass --model)",
+                     dir);
+        free(path);
+        path = NULL;
+    }
+    free(dir);
+    return path;
+}
+
+int tg_cmd_predict(int argc, char **argv) {
+    const char *model = NULL;
+    int topk = 5, threads = 0;
+    bool json = false;
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'}, {"topk", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},        {"threads", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int o;
+    while ((o = getopt_long(argc, argv, "m:k:jt:h", opts, NULL)) != -1) {
+        char *end;
+        long v;
+        switch (o) {
+        case 'm':
+            model = optarg;
+            break;
+        case 'k':
+        case 't':
+            v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 1 || v > 1000000) {
+                fprintf(stderr, "tgfinetune predict: --%s must be an integer >= 1 (got '%s')\n",
+                        o == 'k' ? "topk" : "threads", optarg);
+                return TG_EXIT_USAGE;
+            }
+            *(o == 'k' ? &topk : &threads) = (int)v;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return TG_EXIT_OK;
+        default:
+            usage(stderr);
+            return TG_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "tgfinetune predict: give at least one IMAGE\n");
+        usage(stderr);
+        return TG_EXIT_USAGE;
+    }
+    tg_error err = {0};
+    char *found = NULL;
+    if (!model) {
+        found = tg_cmd_last_model(&err);
+        if (!found) {
+            fprintf(stderr, "tgfinetune predict: %s\n", err.msg);
+            return TG_EXIT_FAIL;
+        }
+        model = found;
+    }
+    tg_predictor p;
+    if (tg_predictor_open(&p, model, threads, &err)) {
+        fprintf(stderr, "tgfinetune predict: %s\n", err.msg);
+        free(found);
+        return TG_EXIT_FAIL;
+    }
+    int K = p.meta.num_classes;
+    if (topk > K) topk = K;
+    tg_prediction *pred = malloc(sizeof *pred * (size_t)topk);
+    cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    int rc = TG_EXIT_OK;
+    if (!pred || (json && !arr)) {
+        fprintf(stderr, "tgfinetune predict: out of memory\n");
+        rc = TG_EXIT_FAIL;
+        goto done;
+    }
+    if (!json) printf("model: %s\n", model);
+    for (int i = optind; i < argc; i++) {
+        int n = 0;
+        if (tg_predictor_run(&p, argv[i], topk, pred, &n, &err)) {
+            fprintf(stderr, "tgfinetune predict: %s\n", err.msg);
+            rc = TG_EXIT_FAIL;
+            continue;
+        }
+        if (json) {
+            cJSON *item = cJSON_CreateObject();
+            cJSON_AddStringToObject(item, "image", argv[i]);
+            cJSON *ps = cJSON_AddArrayToObject(item, "predictions");
+            for (int j = 0; j < n; j++) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddStringToObject(e, "class", p.meta.classes[pred[j].index]);
+                cJSON_AddNumberToObject(e, "index", pred[j].index);
+                cJSON_AddNumberToObject(e, "probability", pred[j].probability);
+                cJSON_AddItemToArray(ps, e);
+            }
+            cJSON_AddItemToArray(arr, item);
+        } else {
+            printf("%s\n", argv[i]);
+            for (int j = 0; j < n; j++)
+                printf("  %6.2f%%  %s (%d)\n", 100 * pred[j].probability,
+                       p.meta.classes[pred[j].index], pred[j].index);
+        }
+    }
+    if (json) {
+        char *s = cJSON_Print(arr);
+        if (s) printf("%s\n", s);
+        free(s);
+    }
+done:
+    cJSON_Delete(arr);
+    free(pred);
+    tg_predictor_close(&p);
+    free(found);
+    return rc;
+}

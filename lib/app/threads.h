@@ -1,0 +1,9 @@
+// threads.h: one place that sizes every compute pool (OpenBLAS's threads and lib/ops'
+// tg_parallel_for) so that together they never oversubscribe the cores.
+#ifndef TG_APP_THREADS_H
+#define TG_APP_THREADS_H
+
+// n <= 0: every online core. Returns the count used.
+int tg_app_set_threads(int n);
+
+#endif
