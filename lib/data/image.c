@@ -202,7 +202,9 @@ static int png_decode_inner(png_job *j, tg_error *err) {
         if (depth == 16) png_set_strip_16(j->png);
         if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA)
             png_set_gray_to_rgb(j->png);
-        if (ctype & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(j->png);
+        // convert("RGB") ignores tRNS; palette expansion would turn it into alpha.
+        if ((ctype & PNG_COLOR_MASK_ALPHA) || png_get_valid(j->png, j->info, PNG_INFO_tRNS))
+            png_set_strip_alpha(j->png);
     }
     (void)png_set_interlace_handling(j->png);
     png_read_update_info(j->png, j->info);

@@ -1,0 +1,753 @@
+// test_data.c: decoding, transforms, ImageFolder scan and loader against references
+// written by scripts/gen_data_ref.py (PIL 9.4 + torchvision 0.14) in tests/data/images.
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data/folder.h"
+#include "data/image.h"
+#include "data/loader.h"
+#include "data/transforms.h"
+
+static char g_dir[4096];
+
+static const char *img_dir(void) {
+    if (!g_dir[0]) {
+        const char *d = getenv("TG_TEST_DATA");
+        ck_assert_msg(d != NULL, "TG_TEST_DATA is not set (run through meson test)");
+        snprintf(g_dir, sizeof g_dir, "%s/images", d);
+    }
+    return g_dir;
+}
+
+static void fx(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", img_dir(), name); }
+
+static uint8_t *read_all(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)n + 1);
+    ck_assert(fread(b, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static void load_ok(tg_image *img, const char *name) {
+    char p[4352];
+    fx(p, sizeof p, name);
+    tg_error err = {0};
+    tg_status st = tg_image_load(img, p, NULL, &err);
+    ck_assert_msg(st == TG_OK, "%s: %s", name, err.msg);
+}
+
+// Fraction of bytes that differ by more than tol.
+static double frac_off(const uint8_t *a, const uint8_t *b, size_t n, int tol, int *maxd) {
+    size_t bad = 0;
+    int m = 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = abs((int)a[i] - (int)b[i]);
+        if (d > m) m = d;
+        if (d > tol) bad++;
+    }
+    if (maxd) *maxd = m;
+    return (double)bad / (double)n;
+}
+
+START_TEST(test_decode_matches_pil) {
+    char p[4352];
+    fx(p, sizeof p, "decode.tsv");
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    char name[256], ref[256];
+    int w, h, count = 0;
+    while (fscanf(f, "%255s %d %d %255s", name, &w, &h, ref) == 4) {
+        tg_image img;
+        load_ok(&img, name);
+        ck_assert_msg(img.width == w && img.height == h, "%s: %dx%d, PIL %dx%d", name, img.width,
+                      img.height, w, h);
+        size_t n;
+        fx(p, sizeof p, ref);
+        uint8_t *r = read_all(p, &n);
+        ck_assert_uint_eq(n, (size_t)w * h * 3);
+        int maxd;
+        double off = frac_off(img.pixels, r, n, 0, &maxd);
+        ck_assert_msg(off == 0.0, "%s: %.4f%% of samples differ from PIL (max %d)", name,
+                      off * 100, maxd);
+        free(r);
+        tg_image_free(&img);
+        count++;
+    }
+    fclose(f);
+    ck_assert_int_ge(count, 35);
+}
+END_TEST
+
+START_TEST(test_decode_memory_and_exif_off) {
+    // exif off: exif6.jpg keeps its stored orientation (61x47, not 47x61)
+    char p[4352];
+    fx(p, sizeof p, "exif6.jpg");
+    size_t n;
+    uint8_t *d = read_all(p, &n);
+    tg_image_opts o;
+    tg_image_opts_default(&o);
+    ck_assert_int_eq(o.max_pixels, 50000000);
+    ck_assert_int_eq(o.exif_orientation, 1);
+    tg_image a, b;
+    tg_error err = {0};
+    ck_assert_int_eq(tg_image_decode(&a, d, n, "x", &o, &err), TG_OK);
+    ck_assert_int_eq(a.width, 47);
+    ck_assert_int_eq(a.height, 61);
+    o.exif_orientation = 0;
+    ck_assert_int_eq(tg_image_decode(&b, d, n, "x", &o, &err), TG_OK);
+    ck_assert_int_eq(b.width, 61);
+    ck_assert_int_eq(b.height, 47);
+    // orientation 6 = rotate 90 degrees clockwise: a(x, y) = b(y, H - 1 - x)
+    for (int y = 0; y < a.height; y += 7)
+        for (int x = 0; x < a.width; x += 5)
+            ck_assert(memcmp(a.pixels + ((size_t)y * a.width + x) * 3,
+                             b.pixels + ((size_t)(b.height - 1 - x) * b.width + y) * 3, 3) == 0);
+    // cap just below the image size: refused from the header
+    o.max_pixels = 61 * 47 - 1;
+    tg_image c;
+    ck_assert_int_eq(tg_image_decode(&c, d, n, "x.jpg", &o, &err), TG_ERR_NOMEM);
+    ck_assert_ptr_null(c.pixels);
+    ck_assert_ptr_nonnull(strstr(err.msg, "exceeds the cap"));
+    tg_image_free(&a);
+    tg_image_free(&b);
+    free(d);
+}
+END_TEST
+
+START_TEST(test_bad_files) {
+    char p[4352];
+    fx(p, sizeof p, "bad.tsv");
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    int count = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *tab = strchr(line, '\t');
+        ck_assert_ptr_nonnull(tab);
+        *tab = 0;
+        char *why = tab + 1;
+        why[strcspn(why, "\n")] = 0;
+        fx(p, sizeof p, line);
+        tg_image img = {1, 1, (uint8_t *)1};
+        tg_error err = {0};
+        tg_status st = tg_image_load(&img, p, NULL, &err);
+        ck_assert_msg(st != TG_OK, "%s decoded but is bad", line);
+        ck_assert_ptr_null(img.pixels);
+        ck_assert_msg(strstr(err.msg, line) != NULL, "message does not name the file: %s", err.msg);
+        ck_assert_msg(strstr(err.msg, why) != NULL, "%s: expected '%s' in: %s", line, why, err.msg);
+        count++;
+    }
+    fclose(f);
+    ck_assert_int_eq(count, 8);
+    tg_image img;
+    tg_error err = {0};
+    ck_assert_int_eq(tg_image_load(&img, "/nonexistent/x.png", NULL, &err), TG_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/x.png"));
+}
+END_TEST
+
+START_TEST(test_resize_matches_pil) {
+    char p[4352];
+    fx(p, sizeof p, "resize.tsv");
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    char name[256], ref[256];
+    int size, w, h, count = 0;
+    while (fscanf(f, "%255s %d %d %d %255s", name, &size, &w, &h, ref) == 5) {
+        tg_image img, out;
+        load_ok(&img, name);
+        int ow, oh;
+        tg_resize_output_size(img.width, img.height, size, &ow, &oh);
+        ck_assert_msg(ow == w && oh == h, "%s Resize(%d): %dx%d, torchvision %dx%d", name, size,
+                      ow, oh, w, h);
+        tg_error err = {0};
+        ck_assert_int_eq(tg_image_resize(&out, &img, ow, oh, &err), TG_OK);
+        size_t n;
+        fx(p, sizeof p, ref);
+        uint8_t *r = read_all(p, &n);
+        ck_assert_uint_eq(n, (size_t)w * h * 3);
+        int maxd;
+        double off1 = frac_off(out.pixels, r, n, 1, &maxd);
+        ck_assert_msg(off1 <= 0.001, "%s Resize(%d): %.3f%% off by more than 1/255", name, size,
+                      off1 * 100);
+        double off0 = frac_off(out.pixels, r, n, 0, NULL);
+        ck_assert_msg(off0 <= 0.01, "%s Resize(%d): %.3f%% not identical", name, size, off0 * 100);
+        free(r);
+        tg_image_free(&img);
+        tg_image_free(&out);
+        count++;
+    }
+    fclose(f);
+    ck_assert_int_eq(count, 7);
+}
+END_TEST
+
+START_TEST(test_eval_pipeline_matches_torchvision) {
+    char p[4352];
+    fx(p, sizeof p, "eval.tsv");
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    char name[256], ref[256];
+    int rs, cs, count = 0;
+    const float zero[3] = {0, 0, 0}, one[3] = {1, 1, 1};
+    while (fscanf(f, "%255s %d %d %255s", name, &rs, &cs, ref) == 4) {
+        tg_image img;
+        load_ok(&img, name);
+        float *x = malloc(sizeof(float) * 3 * cs * cs);
+        tg_error err = {0};
+        ck_assert_int_eq(tg_transform_eval(x, &img, rs, cs, zero, one, &err), TG_OK);
+        size_t n;
+        fx(p, sizeof p, ref);
+        uint8_t *r = read_all(p, &n);
+        ck_assert_uint_eq(n, (size_t)cs * cs * 3);
+        uint8_t *mine = malloc(n);
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < cs * cs; i++)
+                mine[(size_t)i * 3 + c] = (uint8_t)lrintf(x[(size_t)c * cs * cs + i] * 255.0f);
+        int maxd;
+        double off = frac_off(mine, r, n, 1, &maxd);
+        ck_assert_msg(off <= 0.001, "%s eval(%d, %d): %.3f%% off by more than 1/255", name, rs, cs,
+                      off * 100);
+        free(mine);
+        free(r);
+        free(x);
+        tg_image_free(&img);
+        count++;
+    }
+    fclose(f);
+    ck_assert_int_eq(count, 5);
+}
+END_TEST
+
+START_TEST(test_normalize_matches_torchvision) {
+    tg_image img;
+    load_ok(&img, "photo.jpg");
+    float x[3 * 56 * 56];
+    tg_error err = {0};
+    ck_assert_int_eq(tg_transform_eval(x, &img, 64, 56, tg_imagenet_mean, tg_imagenet_std, &err), TG_OK);
+    char p[4352];
+    fx(p, sizeof p, "norm.bin");
+    size_t n;
+    uint8_t *r = read_all(p, &n);
+    ck_assert_uint_eq(n, sizeof x);
+    const float *ref = (const float *)r;
+    double maxd = 0;
+    for (size_t i = 0; i < 3 * 56 * 56; i++) maxd = fmax(maxd, fabs((double)x[i] - ref[i]));
+    // identical pixels give identical floats; allow one pixel level
+    ck_assert_msg(maxd <= 1.0 / 255 / 0.224 + 1e-6, "max diff %g", maxd);
+    free(r);
+    tg_image_free(&img);
+}
+END_TEST
+
+START_TEST(test_resized_crop_matches_torchvision) {
+    char p[4352];
+    fx(p, sizeof p, "crop.tsv");
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    char name[256], ref[256];
+    int t, l, h, w, s, count = 0;
+    while (fscanf(f, "%255s %d %d %d %d %d %255s", name, &t, &l, &h, &w, &s, ref) == 7) {
+        tg_image img, out;
+        load_ok(&img, name);
+        tg_crop_box src = {t, l, h, w}, win = {0, 0, s, s};
+        tg_error err = {0};
+        ck_assert_int_eq(tg_image_resize_window(&out, &img, src, s, s, win, &err), TG_OK);
+        size_t n;
+        fx(p, sizeof p, ref);
+        uint8_t *r = read_all(p, &n);
+        ck_assert_uint_eq(n, (size_t)s * s * 3);
+        double off = frac_off(out.pixels, r, n, 1, NULL);
+        ck_assert_msg(off <= 0.001, "%s crop: %.3f%% off", name, off * 100);
+        free(r);
+        tg_image_free(&img);
+        tg_image_free(&out);
+        count++;
+    }
+    fclose(f);
+    ck_assert_int_eq(count, 4);
+}
+END_TEST
+
+START_TEST(test_center_crop_box) {
+    // torchvision: top = int(round((h - ch) / 2.0)), half to even
+    tg_crop_box b = tg_center_crop_box(341, 256, 224, 224);
+    ck_assert_int_eq(b.top, 16);
+    ck_assert_int_eq(b.left, 58);  // round(58.5) = 58
+    b = tg_center_crop_box(227, 225, 224, 224);
+    ck_assert_int_eq(b.left, 2);   // round(1.5) = 2
+    ck_assert_int_eq(b.top, 0);    // round(0.5) = 0
+    b = tg_center_crop_box(20, 20, 24, 25);  // padded: left 2, top 2
+    ck_assert_int_eq(b.left, -2);
+    ck_assert_int_eq(b.top, -2);
+    int w, h;
+    tg_resize_output_size(500, 375, 256, &w, &h);
+    ck_assert_int_eq(w, 341);
+    ck_assert_int_eq(h, 256);
+    tg_resize_output_size(45, 80, 64, &w, &h);
+    ck_assert_int_eq(w, 64);
+    ck_assert_int_eq(h, 113);
+}
+END_TEST
+
+START_TEST(test_random_resized_crop_rules) {
+    static const double scale[2] = {0.08, 1.0}, ratio[2] = {3.0 / 4.0, 4.0 / 3.0};
+    tg_rng r;
+    tg_rng_seed(&r, 7);
+    int sizes[][2] = {{500, 375}, {224, 224}, {37, 29}, {1000, 30}, {64, 640}};
+    int fallbacks = 0, total = 0;
+    double smin = 1, smax = 0;
+    for (int s = 0; s < 5; s++) {
+        int W = sizes[s][0], H = sizes[s][1];
+        for (int k = 0; k < 2000; k++) {
+            int fb;
+            tg_crop_box b = tg_random_resized_crop_box(W, H, scale, ratio, &r, &fb);
+            ck_assert(b.top >= 0 && b.left >= 0 && b.width > 0 && b.height > 0);
+            ck_assert(b.top + b.height <= H && b.left + b.width <= W);
+            total++;
+            if (fb) {
+                fallbacks++;
+                continue;
+            }
+            // w = round(sqrt(A r)), h = round(sqrt(A / r)): undo the rounding bounds
+            double area = (double)W * H;
+            double lo = (b.width - 0.5) * (b.height - 0.5), hi = (b.width + 0.5) * (b.height + 0.5);
+            ck_assert(hi >= 0.08 * area && lo <= area);
+            double rlo = (b.width - 0.5) / (b.height + 0.5), rhi = (b.width + 0.5) / (b.height - 0.5);
+            ck_assert(rhi >= 3.0 / 4.0 && rlo <= 4.0 / 3.0);
+            double sc = b.width * (double)b.height / area;
+            smin = fmin(smin, sc);
+            smax = fmax(smax, sc);
+        }
+    }
+    ck_assert(smin < 0.12 && smax > 0.9);  // the whole scale range is sampled
+    ck_assert(fallbacks > 2000 && fallbacks < total / 2);  // 1000x30 always falls back
+    // always-failing shapes take the central fallback
+    int fb;
+    tg_crop_box b = tg_random_resized_crop_box(10, 1000, scale, ratio, &r, &fb);
+    ck_assert_int_eq(fb, 1);
+    ck_assert_int_eq(b.width, 10);
+    ck_assert_int_eq(b.height, 13);  // round(10 / 0.75)
+    ck_assert_int_eq(b.top, 493);
+    ck_assert_int_eq(b.left, 0);
+    b = tg_random_resized_crop_box(1000, 10, scale, ratio, &r, &fb);
+    ck_assert_int_eq(fb, 1);
+    ck_assert_int_eq(b.height, 10);
+    ck_assert_int_eq(b.width, 13);   // round(10 * 4/3)
+    ck_assert_int_eq(b.left, 493);
+    // reproducible from the seed
+    tg_rng a1, a2;
+    tg_rng_seed(&a1, 99);
+    tg_rng_seed(&a2, 99);
+    for (int k = 0; k < 50; k++) {
+        tg_crop_box x = tg_random_resized_crop_box(300, 200, scale, ratio, &a1, NULL);
+        tg_crop_box y = tg_random_resized_crop_box(300, 200, scale, ratio, &a2, NULL);
+        ck_assert(memcmp(&x, &y, sizeof x) == 0);
+    }
+}
+END_TEST
+
+START_TEST(test_train_transform_and_flip) {
+    tg_image img;
+    load_ok(&img, "tall.png");
+    float *x = malloc(sizeof(float) * 3 * 32 * 32);
+    float *y = malloc(sizeof(float) * 3 * 32 * 32);
+    tg_rng r1, r2;
+    tg_rng_seed(&r1, 5);
+    tg_rng_seed(&r2, 5);
+    tg_error err = {0};
+    int flips = 0;
+    for (int k = 0; k < 40; k++) {
+        ck_assert_int_eq(tg_transform_train(x, &img, 32, &r1, tg_imagenet_mean, tg_imagenet_std, &err), TG_OK);
+        // recompute by hand from the same draws: box, flip
+        static const double scale[2] = {0.08, 1.0}, ratio[2] = {3.0 / 4.0, 4.0 / 3.0};
+        tg_crop_box b = tg_random_resized_crop_box(img.width, img.height, scale, ratio, &r2, NULL);
+        int flip = tg_rng_uniform(&r2) < 0.5;
+        flips += flip;
+        tg_image o;
+        tg_crop_box win = {0, 0, 32, 32};
+        ck_assert_int_eq(tg_image_resize_window(&o, &img, b, 32, 32, win, &err), TG_OK);
+        if (flip) tg_image_hflip(&o);
+        tg_image_to_chw(y, &o, tg_imagenet_mean, tg_imagenet_std);
+        ck_assert(memcmp(x, y, sizeof(float) * 3 * 32 * 32) == 0);
+        tg_image_free(&o);
+    }
+    ck_assert(flips > 5 && flips < 35);
+    // hflip twice is the identity, once mirrors
+    tg_image c;
+    tg_crop_box all = {0, 0, img.height, img.width};
+    ck_assert_int_eq(tg_image_crop(&c, &img, all, &err), TG_OK);
+    tg_image_hflip(&c);
+    ck_assert(memcmp(c.pixels, img.pixels + (size_t)(img.width - 1) * 3, 3) == 0);
+    tg_image_hflip(&c);
+    ck_assert(memcmp(c.pixels, img.pixels, (size_t)img.width * img.height * 3) == 0);
+    tg_image_free(&c);
+    free(x);
+    free(y);
+    tg_image_free(&img);
+}
+END_TEST
+
+// ---- folder ----
+
+static char *make_tmp(void) {
+    const char *b = getenv("TG_BUILD_DIR");
+    char *t = malloc(4096);
+    snprintf(t, 4096, "%s/tg_data_XXXXXX", b ? b : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(t));
+    return t;
+}
+
+static void rm_rf(const char *d) {
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void touch(const char *root, const char *rel, const char *copy_from) {
+    char p[8192];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    FILE *f = fopen(p, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", p);
+    if (copy_from) {
+        char s[4352];
+        fx(s, sizeof s, copy_from);
+        size_t n;
+        uint8_t *d = read_all(s, &n);
+        ck_assert(fwrite(d, 1, n, f) == n);
+        free(d);
+    }
+    fclose(f);
+}
+
+static void mkd(const char *root, const char *rel) {
+    char p[8192];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+}
+
+static int g_notices;
+static char g_last_notice[1024];
+static void count_notice(void *user, const char *msg) {
+    (void)user;
+    g_notices++;
+    snprintf(g_last_notice, sizeof g_last_notice, "%s", msg);
+}
+
+START_TEST(test_folder_matches_imagefolder) {
+    char *root = make_tmp();
+    char p[4352];
+    fx(p, sizeof p, "folder_tree.txt");
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (!line[0]) continue;
+        char *rest = line + 2;
+        if (line[0] == 'd') {
+            char q[8192];
+            snprintf(q, sizeof q, "%s/%s", root, rest);
+            char cmd[8300];
+            snprintf(cmd, sizeof cmd, "mkdir -p '%s'", q);
+            ck_assert_int_eq(system(cmd), 0);
+        } else if (line[0] == 'f') {
+            touch(root, rest, NULL);
+        } else {
+            char *sp = strchr(rest, ' ');
+            *sp = 0;
+            char q[8192];
+            snprintf(q, sizeof q, "%s/%s", root, rest);
+            ck_assert_int_eq(symlink(sp + 1, q), 0);
+        }
+    }
+    fclose(f);
+    tg_folder fo;
+    tg_error err = {0};
+    g_notices = 0;
+    ck_assert_msg(tg_folder_scan(&fo, root, count_notice, NULL, &err) == TG_OK, "%s", err.msg);
+    ck_assert_int_eq(g_notices, 0);
+    fx(p, sizeof p, "folder_expected.tsv");
+    f = fopen(p, "r");
+    size_t i = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *t1 = strchr(line, '\t');
+        *t1 = 0;
+        int label = atoi(t1 + 1);
+        ck_assert_uint_lt(i, fo.count);
+        char q[8192];
+        snprintf(q, sizeof q, "%s/%s", root, line);
+        ck_assert_str_eq(fo.items[i].path, q);
+        ck_assert_int_eq(fo.items[i].label, label);
+        i++;
+    }
+    fclose(f);
+    ck_assert_uint_eq(i, fo.count);
+    ck_assert_int_eq(fo.num_classes, 4);
+    ck_assert_str_eq(fo.classes[0], "Zebra");
+    ck_assert_str_eq(fo.classes[3], "dog");
+    tg_folder_free(&fo);
+
+    // hidden names are skipped with one notice, and change nothing else
+    mkd(root, ".ipynb_checkpoints");
+    touch(root, ".ipynb_checkpoints/x.png", NULL);
+    touch(root, "cat/.DS_Store", NULL);
+    touch(root, "cat/.hidden.png", NULL);
+    ck_assert_msg(tg_folder_scan(&fo, root, count_notice, NULL, &err) == TG_OK, "%s", err.msg);
+    ck_assert_int_eq(g_notices, 1);
+    ck_assert_uint_eq(fo.hidden_skipped, 3);
+    ck_assert_uint_eq(fo.count, i);
+    ck_assert_int_eq(fo.num_classes, 4);
+    ck_assert_ptr_nonnull(strstr(g_last_notice, ".ipynb_checkpoints"));
+    tg_folder_free(&fo);
+    rm_rf(root);
+    free(root);
+}
+END_TEST
+
+START_TEST(test_folder_errors) {
+    char *root = make_tmp();
+    tg_folder fo, fv;
+    tg_error err = {0};
+    mkd(root, "cat");
+    touch(root, "cat/a.png", NULL);
+    ck_assert_int_ne(tg_folder_scan(&fo, root, NULL, NULL, &err), TG_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "need at least 2"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "'cat'"));
+    mkd(root, "dog");
+    touch(root, "dog/readme.txt", NULL);
+    ck_assert_int_ne(tg_folder_scan(&fo, root, NULL, NULL, &err), TG_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "class 'dog' has 0 images"));
+    // a symlink loop terminates and lists each file once
+    touch(root, "dog/b.jpg", NULL);
+    char q[8192];
+    snprintf(q, sizeof q, "%s/dog/loop", root);
+    ck_assert_int_eq(symlink(".", q), 0);
+    ck_assert_msg(tg_folder_scan(&fo, root, NULL, NULL, &err) == TG_OK, "%s", err.msg);
+    ck_assert_uint_eq(fo.count, 2);
+    // validation folder with different classes
+    char *vroot = make_tmp();
+    mkd(vroot, "cat");
+    mkd(vroot, "cow");
+    touch(vroot, "cat/a.png", NULL);
+    touch(vroot, "cow/a.png", NULL);
+    ck_assert_int_eq(tg_folder_scan(&fv, vroot, NULL, NULL, &err), TG_OK);
+    ck_assert_int_ne(tg_folder_check_same_classes(&fo, &fv, &err), TG_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'dog'"));
+    tg_folder_free(&fv);
+    ck_assert_int_eq(tg_folder_check_same_classes(&fo, &fo, &err), TG_OK);
+    ck_assert_int_ne(tg_folder_scan(&fv, "/nonexistent/dir", NULL, NULL, &err), TG_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/dir"));
+    tg_folder_free(&fo);
+    rm_rf(root);
+    rm_rf(vroot);
+    free(root);
+    free(vroot);
+}
+END_TEST
+
+// ---- loader ----
+
+static const char *good_src[] = {"rgb8.png", "baseline420.jpg", "gray.jpg", "pal4.png",
+                                 "cmyk.jpg", "tall.png", "one.png", "progressive.jpg"};
+
+// 2 classes, 23 good files, 2 bad ones.
+static char *make_dataset(void) {
+    char *root = make_tmp();
+    mkd(root, "a");
+    mkd(root, "b");
+    for (int i = 0; i < 23; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "%s/img%02d.%s", i % 2 ? "b" : "a", i,
+                 strstr(good_src[i % 8], ".png") ? "png" : "jpg");
+        touch(root, rel, good_src[i % 8]);
+    }
+    touch(root, "a/zz_empty.jpg", NULL);
+    touch(root, "b/zz_trunc.jpg", "trunc_scan.jpg");
+    return root;
+}
+
+typedef struct {
+    int epoch_n, bad, batches, partial;
+    int seen[64];
+    float *xs;  // (N, 3, S, S) by dataset index
+} epoch_result;
+
+static void run_epoch(tg_loader *l, const tg_folder *fo, int epoch, size_t pos, epoch_result *r,
+                      size_t S) {
+    tg_error err = {0};
+    ck_assert_int_eq(tg_loader_start_epoch(l, epoch, pos, &err), TG_OK);
+    tg_batch b;
+    for (;;) {
+        ck_assert_msg(tg_loader_next(l, &b, &err) == TG_OK, "%s", err.msg);
+        if (b.n == 0) break;
+        r->batches++;
+        if (b.next_position - b.position < 5) r->partial++;
+        r->bad += b.bad;
+        for (int i = 0; i < b.n; i++) {
+            r->seen[b.indices[i]]++;
+            r->epoch_n++;
+            ck_assert_int_eq(b.labels[i], fo->items[b.indices[i]].label);
+            memcpy(r->xs + b.indices[i] * 3 * S * S, b.x + (size_t)i * 3 * S * S, sizeof(float) * 3 * S * S);
+        }
+    }
+}
+
+START_TEST(test_loader_epoch) {
+    char *root = make_dataset();
+    tg_folder fo;
+    tg_error err = {0};
+    ck_assert_int_eq(tg_folder_scan(&fo, root, NULL, NULL, &err), TG_OK);
+    ck_assert_uint_eq(fo.count, 25);
+    const size_t S = 16;
+    tg_loader_opts o;
+    tg_loader_opts_default(&o);
+    o.batch_size = 5;
+    o.image_size = (int)S;
+    o.resize = 18;
+    o.augment = 1;
+    o.seed = 42;
+    o.threads = 2;
+    o.notice = count_notice;
+    g_notices = 0;
+    tg_loader *l;
+    ck_assert_int_eq(tg_loader_open(&l, &fo, &o, &err), TG_OK);
+    ck_assert_uint_eq(tg_loader_num_batches(l), 5);
+    epoch_result r1 = {0}, r2 = {0}, r3 = {0}, r4 = {0};
+    r1.xs = calloc(25 * 3 * S * S, sizeof(float));
+    r2.xs = calloc(25 * 3 * S * S, sizeof(float));
+    r3.xs = calloc(25 * 3 * S * S, sizeof(float));
+    r4.xs = calloc(25 * 3 * S * S, sizeof(float));
+    run_epoch(l, &fo, 0, 0, &r1, S);
+    ck_assert_int_eq(r1.epoch_n, 23);
+    ck_assert_int_eq(r1.bad, 2);
+    ck_assert_int_eq(g_notices, 2);
+    ck_assert_ptr_nonnull(strstr(g_last_notice, "zz_"));
+    size_t loaded, bad;
+    tg_loader_epoch_stats(l, &loaded, &bad);
+    ck_assert_uint_eq(loaded, 23);
+    ck_assert_uint_eq(bad, 2);
+    for (size_t i = 0; i < fo.count; i++)
+        ck_assert_int_eq(r1.seen[i], strstr(fo.items[i].path, "zz_") ? 0 : 1);
+    tg_loader_close(l);
+
+    // same seed, no threads: identical tensors; 25 = 5 full batches (no partial)
+    o.threads = 0;
+    ck_assert_int_eq(tg_loader_open(&l, &fo, &o, &err), TG_OK);
+    run_epoch(l, &fo, 0, 0, &r2, S);
+    ck_assert(memcmp(r1.xs, r2.xs, 25 * 3 * S * S * sizeof(float)) == 0);
+    // resume at position 10 gives the same samples as the tail of the epoch
+    run_epoch(l, &fo, 0, 10, &r3, S);
+    ck_assert_int_eq(r3.batches, 3);
+    int tail = 0;
+    for (size_t i = 0; i < fo.count; i++) {
+        if (r3.seen[i]) {
+            tail++;
+            ck_assert(memcmp(r3.xs + i * 3 * S * S, r1.xs + i * 3 * S * S, 3 * S * S * sizeof(float)) == 0);
+        }
+    }
+    ck_assert_int_ge(tail, 13);
+    tg_loader_close(l);
+
+    // another epoch shuffles differently; batch 7 leaves a partial last batch
+    o.batch_size = 7;
+    o.threads = 1;
+    o.prefetch = 2;
+    ck_assert_int_eq(tg_loader_open(&l, &fo, &o, &err), TG_OK);
+    ck_assert_uint_eq(tg_loader_num_batches(l), 4);
+    ck_assert_int_eq(tg_loader_start_epoch(l, 1, 0, &err), TG_OK);
+    tg_batch b;
+    ck_assert_int_eq(tg_loader_next(l, &b, &err), TG_OK);
+    size_t first1[7];
+    int n1 = b.n;
+    memcpy(first1, b.indices, sizeof(size_t) * (size_t)b.n);
+    ck_assert_int_eq(tg_loader_start_epoch(l, 0, 0, &err), TG_OK);
+    ck_assert_int_eq(tg_loader_next(l, &b, &err), TG_OK);
+    ck_assert(n1 != b.n || memcmp(first1, b.indices, sizeof(size_t) * (size_t)b.n) != 0);
+    run_epoch(l, &fo, 2, 0, &r4, S);
+    ck_assert_int_eq(r4.epoch_n, 23);
+    ck_assert_int_eq(r4.batches, 4);
+    tg_loader_close(l);
+
+    // above the bad fraction: an error naming the count
+    o.max_bad_fraction = 0.05;
+    o.threads = 2;
+    ck_assert_int_eq(tg_loader_open(&l, &fo, &o, &err), TG_OK);
+    ck_assert_int_eq(tg_loader_start_epoch(l, 0, 0, &err), TG_OK);
+    tg_status st = TG_OK;
+    for (int k = 0; k < 10 && st == TG_OK; k++) {
+        st = tg_loader_next(l, &b, &err);
+        if (st == TG_OK && b.n == 0) break;
+    }
+    ck_assert_int_eq(st, TG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "2 of 25"));
+    tg_loader_close(l);
+
+    free(r1.xs);
+    free(r2.xs);
+    free(r3.xs);
+    free(r4.xs);
+    tg_folder_free(&fo);
+    rm_rf(root);
+    free(root);
+}
+END_TEST
+
+START_TEST(test_load_eval_one) {
+    char p[4352];
+    fx(p, sizeof p, "photo.jpg");
+    float *x = malloc(sizeof(float) * 3 * 56 * 56);
+    tg_error err = {0};
+    ck_assert_int_eq(tg_data_load_eval(x, p, 64, 56, tg_imagenet_mean, tg_imagenet_std, NULL, &err), TG_OK);
+    fx(p, sizeof p, "norm.bin");
+    size_t n;
+    uint8_t *r = read_all(p, &n);
+    ck_assert(memcmp(x, r, n) == 0 || fabsf(x[0] - ((float *)r)[0]) < 1e-5f);
+    free(r);
+    fx(p, sizeof p, "garbage.jpg");
+    ck_assert_int_eq(tg_data_load_eval(x, p, 64, 56, tg_imagenet_mean, tg_imagenet_std, NULL, &err), TG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "garbage.jpg"));
+    free(x);
+}
+END_TEST
+
+static Suite *data_suite(void) {
+    Suite *s = suite_create("data");
+    TCase *tc = tcase_create("data");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_decode_matches_pil);
+    tcase_add_test(tc, test_decode_memory_and_exif_off);
+    tcase_add_test(tc, test_bad_files);
+    tcase_add_test(tc, test_resize_matches_pil);
+    tcase_add_test(tc, test_eval_pipeline_matches_torchvision);
+    tcase_add_test(tc, test_normalize_matches_torchvision);
+    tcase_add_test(tc, test_resized_crop_matches_torchvision);
+    tcase_add_test(tc, test_center_crop_box);
+    tcase_add_test(tc, test_random_resized_crop_rules);
+    tcase_add_test(tc, test_train_transform_and_flip);
+    tcase_add_test(tc, test_folder_matches_imagefolder);
+    tcase_add_test(tc, test_folder_errors);
+    tcase_add_test(tc, test_loader_epoch);
+    tcase_add_test(tc, test_load_eval_one);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(data_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
