@@ -144,7 +144,7 @@ static tg_status walk(walk_state *w, const char *dir, int depth, tg_error *err) 
     }
     closedir(d);
     if (st == TG_OK) {
-        qsort(subdirs, nsub, sizeof(char *), cmp_str);
+        if (nsub > 1) qsort(subdirs, nsub, sizeof(char *), cmp_str);
         for (size_t i = 0; i < nsub && st == TG_OK; i++) st = walk(w, subdirs[i], depth + 1, err);
     }
     for (size_t i = 0; i < nsub; i++) free(subdirs[i]);
