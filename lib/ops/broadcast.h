@@ -47,4 +47,16 @@ static inline bool tg_ops_grad(tg_ctx *c, tg_tensor *t, float **g) {
     return *g || !t || !t->requires_grad;
 }
 
+// Sum of x (n,) in double with 8 independent partial sums (vectorisable, deterministic).
+static inline double tg_sum_f64(const float *x, int64_t n) {
+    double part[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) part[k] += x[i + k];
+    double s = 0;
+    for (; i < n; i++) s += x[i];
+    for (int k = 0; k < 8; k++) s += part[k];
+    return s;
+}
+
 #endif

@@ -42,14 +42,25 @@ static void div_backward(float *da, float *db, const float *dout, const float *a
     for (int64_t r = 0; r < bc->rows; r++) {
         int64_t oa, ob;
         tg_broadcast_row(bc, r, &oa, &ob);
-        const float *g = dout + r * n;
-        if (da)
-            for (int64_t j = 0; j < n; j++) da[oa + j * sa] += g[j] / b[ob + j * sb];
-        if (db)
-            for (int64_t j = 0; j < n; j++) {
-                float bv = b[ob + j * sb];
-                db[ob + j * sb] += -g[j] * ((a[oa + j * sa] / bv) / bv);
+        const float *g = dout + r * n, *pa = a + oa, *pb = b + ob;
+        if (da) {
+            if (sa) {
+                for (int64_t j = 0; j < n; j++) da[oa + j] += g[j] / pb[j * sb];
+            } else {  // a broadcast along the row: sum into one element
+                float acc = 0;
+                for (int64_t j = 0; j < n; j++) acc += g[j] / pb[j * sb];
+                da[oa] += acc;
             }
+        }
+        if (db) {
+            if (sb) {
+                for (int64_t j = 0; j < n; j++) db[ob + j] += -g[j] * ((pa[j * sa] / pb[j]) / pb[j]);
+            } else {
+                float acc = 0, bv = pb[0];
+                for (int64_t j = 0; j < n; j++) acc += -g[j] * ((pa[j * sa] / bv) / bv);
+                db[ob] += acc;
+            }
+        }
     }
 }
 

@@ -27,6 +27,25 @@ static void mul_forward(float *out, const float *a, const float *b, const tg_bca
     }
 }
 
+// One row of a broadcast product's backward: d (stride sd) += g (n,) * x (stride sx),
+// summed into d[0] when d was broadcast along the row (sd == 0).
+static void mul_backward_row(float *d, int64_t sd, const float *g, const float *x,
+                             int64_t sx, int64_t n) {
+    if (sd && sx) {
+        for (int64_t j = 0; j < n; j++) d[j] += g[j] * x[j];
+    } else if (sd) {
+        for (int64_t j = 0; j < n; j++) d[j] += g[j] * x[0];
+    } else if (sx) {
+        float acc = 0;
+        for (int64_t j = 0; j < n; j++) acc += g[j] * x[j];
+        d[0] += acc;
+    } else {
+        float acc = 0;
+        for (int64_t j = 0; j < n; j++) acc += g[j];
+        d[0] += acc * x[0];
+    }
+}
+
 // d(ab)/da = b, d(ab)/db = a: da += sum_to(dout * b), db += sum_to(dout * a).
 // da, db: the inputs' shapes (either may be NULL); dout (bc->numel,)
 static void mul_backward(float *da, float *db, const float *dout, const float *a,
@@ -43,10 +62,8 @@ static void mul_backward(float *da, float *db, const float *dout, const float *a
         int64_t oa, ob;
         tg_broadcast_row(bc, r, &oa, &ob);
         const float *g = dout + r * n;
-        if (da)
-            for (int64_t j = 0; j < n; j++) da[oa + j * sa] += g[j] * b[ob + j * sb];
-        if (db)
-            for (int64_t j = 0; j < n; j++) db[ob + j * sb] += g[j] * a[oa + j * sa];
+        if (da) mul_backward_row(da + oa, sa, g, b + ob, sb, n);
+        if (db) mul_backward_row(db + ob, sb, g, a + oa, sa, n);
     }
 }
 

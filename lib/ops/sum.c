@@ -2,10 +2,9 @@
 #include "ops/broadcast.h"
 #include "ops/ops.h"
 
-// out (1,) = sum(a), accumulated in double so long sums stay exact to float precision
+// out (1,) = sum(a), accumulated in double (8 partial sums) so long sums keep float precision
 static void sum_forward(float *out, const float *a, int64_t n) {
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += a[i];
+    double s = tg_sum_f64(a, n);
     out[0] = (float)s;
 }
 
