@@ -29,5 +29,7 @@ char *tg_cmd_last_model(tg_error *err);
 // cmd/convert.c, cmd/info.c
 int tg_cmd_convert(int argc, char **argv);
 int tg_cmd_info(int argc, char **argv);
+// cmd/bench.c
+int tg_cmd_bench(int argc, char **argv);
 
 #endif

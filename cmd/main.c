@@ -11,6 +11,7 @@ const tg_command tg_commands[] = {
     {"eval", tg_cmd_eval, "accuracy, per-class accuracy and confusion matrix on a folder"},
     {"convert", tg_cmd_convert, "convert a checkpoint between .pth and .safetensors"},
     {"info", tg_cmd_info, "tensors, dtypes, shapes, metadata of a .pth or .safetensors"},
+    {"bench", tg_cmd_bench, "time resnet18 training steps on random input"},
     {NULL, NULL, NULL},
 };
 
