@@ -238,6 +238,8 @@ START_TEST(test_gradcheck_binary_broadcast) {
         ck_assert_double_le(check_op(op, 2, 3, S(2, 1, 3), 2, S(4, 1), 1, 5), 1.0);
         ck_assert_double_le(check_op(op, 2, 2, S(2, 3), 0, S(0), 1, 6), 1.0);     // 0-dim b
         ck_assert_double_le(check_op(op, 2, 4, S(2, 3, 2, 2), 3, S(3, 1, 1), 1, 7), 1.0);
+        ck_assert_double_le(check_op(op, 2, 2, S(3, 1), 3, S(2, 1, 1), 1, 8), 1.0);  // rows of 1
+        ck_assert_double_le(check_op(op, 2, 3, S(2, 1, 4), 3, S(1, 3, 1), 1, 9), 1.0);
     }
 }
 END_TEST
