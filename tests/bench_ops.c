@@ -5,9 +5,11 @@
 // forward, input gradient and weight gradient, and the whole network's conv totals for one
 // training step (each shape weighted by how often ResNet-18 uses it).
 //
-//   bench_ops [--batch B --size S] [--reps R] [--threads T]
+//   bench_ops [--batch B --size S] [--reps R] [--threads T] [--cpu]
 // Without --batch/--size it runs batch 1 at 64x64 and batch 16 at 224x224.
-// --threads sets OpenBLAS's and the ops' thread count (default: all cores).
+// --threads sets OpenBLAS's and the ops' thread count (default: all cores). --cpu times
+// with the process's CPU clock instead of the wall clock: on a busy shared machine, with
+// --threads 1, it compares kernels fairly (wall-clock figures need a quiet machine).
 #include <cblas.h>
 #include <math.h>
 #include <stdbool.h>
@@ -42,9 +44,11 @@ static const conv_shape shapes[] = {
     {"layer4 down 1x1/2", 256, 512, 1, 2, 0, 16, 1, true},
 };
 
+static bool cpu_clock;  // --cpu: process CPU time (robust to other load; use with --threads 1)
+
 static double now_ms(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(cpu_clock ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -220,8 +224,10 @@ int main(int argc, char **argv) {
         else if (i + 1 < argc && strcmp(argv[i], "--size") == 0) size = atoi(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--reps") == 0) reps = atoi(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--threads") == 0) threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--cpu") == 0) cpu_clock = true;
         else {
-            fprintf(stderr, "usage: bench_ops [--batch B --size S] [--reps R] [--threads T]\n");
+            fprintf(stderr,
+                    "usage: bench_ops [--batch B --size S] [--reps R] [--threads T] [--cpu]\n");
             return 2;
         }
     }

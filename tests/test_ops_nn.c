@@ -401,6 +401,11 @@ START_TEST(test_conv_kernel_vs_ref) {
         {5, 6, 5, 4, 7, 3, 2, 1},     // several images per gemm
         {2, 3, 23, 21, 4, 7, 2, 3},   // conv1-like
         {3, 8, 7, 7, 6, 1, 2, 0},     // downsample-like
+        {1, 16, 4, 4, 24, 3, 2, 1},   // skinny products (4 columns), layer4-like at batch 1
+        {1, 9, 3, 3, 10, 3, 2, 1},    // skinny, K = 81 not a multiple of 8
+        {2, 5, 2, 2, 7, 1, 1, 0},     // skinny 1x1 over a group of two images
+        {1, 20, 2, 3, 8, 1, 1, 0},    // skinny 1x1 on x itself
+        {1, 11, 3, 3, 9, 3, 1, 1},    // 9 columns: just above the skinny limit
     };
     tg_rng r;
     tg_rng_seed(&r, 42);

@@ -15,7 +15,9 @@
 #include <string.h>
 
 #include "conv2d.h"
+#include "conv_gemm.h"
 #include "ops.h"
+#include "parallel.h"
 
 void tg_conv_geom_finish(tg_conv_geom *g) {
     g->OH = (g->H + 2 * g->pad - g->KH) / g->stride + 1;
@@ -26,9 +28,18 @@ void tg_conv_geom_finish(tg_conv_geom *g) {
 #define GROUP_MIN_COLS 1024
 #define GROUP_MAX_FLOATS ((size_t)8 << 20)  // 32 MB of column matrix
 
+static int group_min_cols(void) {
+    static int v;
+    if (!v) {
+        const char *e = getenv("TG_CONV_GROUP_COLS");
+        v = e && atoi(e) > 0 ? atoi(e) : GROUP_MIN_COLS;
+    }
+    return v;
+}
+
 static int group_size(int N, int64_t P, int64_t K) {
     int G = 1;
-    while (G < N && (int64_t)G * P < GROUP_MIN_COLS &&
+    while (G < N && (int64_t)G * P < group_min_cols() &&
            (size_t)((G + 1) * P * K) <= GROUP_MAX_FLOATS)
         G++;
     return G;
@@ -38,37 +49,97 @@ static bool is_pointwise(const tg_conv_geom *g) {
     return g->KH == 1 && g->KW == 1 && g->stride == 1 && g->pad == 0;
 }
 
+// ---- the memory-bound steps, split over threads by channel ----
+typedef struct {
+    const tg_conv_geom *g;
+    const float *x;   // first image of the group (N, C, H, W)
+    float *col;       // (K, gn*P)
+    float *dx;        // col2im target, first image of the group
+    int gn;
+    int64_t P, XS;
+} col_job;
+
+static void im2col_task(void *arg, int64_t c0, int64_t c1) {
+    const col_job *j = arg;
+    for (int i = 0; i < j->gn; i++)
+        tg_im2col_range(j->g, j->x + i * j->XS, j->col + i * j->P, j->gn * j->P, (int)c0, (int)c1);
+}
+
+static void col2im_task(void *arg, int64_t c0, int64_t c1) {
+    const col_job *j = arg;
+    for (int i = 0; i < j->gn; i++)
+        tg_col2im_add_range(j->g, j->col + i * j->P, j->gn * j->P, j->dx + i * j->XS, (int)c0,
+                            (int)c1);
+}
+
+static void im2col_group(const tg_conv_geom *g, const float *x, float *col, int gn, int64_t P) {
+    col_job j = {g, x, col, NULL, gn, P, (int64_t)g->C * g->H * g->W};
+    tg_parallel_for(g->C, gn * P * g->KH * g->KW, im2col_task, &j);
+}
+
+static void col2im_group(const tg_conv_geom *g, const float *col, float *dx, int gn, int64_t P) {
+    col_job j = {g, NULL, (float *)col, dx, gn, P, (int64_t)g->C * g->H * g->W};
+    tg_parallel_for(g->C, gn * P * g->KH * g->KW, col2im_task, &j);
+}
+
+// (gn, OC, P) images <-> (OC, gn*P) gemm layout
+typedef struct {
+    float *img;        // (gn, OC, P)
+    float *mat;        // (OC, gn*P)
+    int gn, OC;
+    int64_t P;
+    bool to_img;
+} scatter_job;
+
+static void scatter_task(void *arg, int64_t o0, int64_t o1) {
+    const scatter_job *j = arg;
+    const int64_t ld = j->gn * j->P;
+    for (int i = 0; i < j->gn; i++)
+        for (int64_t oc = o0; oc < o1; oc++) {
+            float *a = j->img + (i * j->OC + oc) * j->P, *b = j->mat + oc * ld + i * j->P;
+            if (j->to_img)
+                memcpy(a, b, (size_t)j->P * sizeof(float));
+            else
+                memcpy(b, a, (size_t)j->P * sizeof(float));
+        }
+}
+
+static void scatter(float *img, float *mat, int gn, int OC, int64_t P, bool to_img) {
+    scatter_job j = {img, mat, gn, OC, P, to_img};
+    tg_parallel_for(OC, gn * P, scatter_task, &j);
+}
+
+// Scratch of one group: col (K, G*P), tmp (OC, G*P), t (G*P, K) for skinny products.
+static float *group_scratch(int64_t K, int64_t OC, int G, int64_t P) {
+    const int64_t cols = G * P;
+    return tg_ops_scratch((size_t)(K * cols + (G > 1 ? OC * cols : 0) +
+                                   (cols <= TG_SKINNY_MAX ? K * cols : 0)));
+}
+
 int tg_conv2d_forward_kernel(float *out, const float *x, const float *w, int N, int OC,
                              const tg_conv_geom *g) {
     const int64_t P = (int64_t)g->OH * g->OW, K = (int64_t)g->C * g->KH * g->KW;
     const int64_t XS = (int64_t)g->C * g->H * g->W;  // one image of x
     const int G = group_size(N, P, K);
     const bool direct = G == 1 && is_pointwise(g);
-    float *scratch = NULL;
-    if (!direct) {
-        scratch = tg_ops_scratch((size_t)(K * G * P + (G > 1 ? OC * G * P : 0)));
-        if (!scratch) return -1;
-    }
-    float *col = scratch;                   // (K, G*P)
-    float *tmp = scratch + K * G * P;       // (OC, G*P) when G > 1
+    float *scratch = group_scratch(K, OC, G, P);
+    if (!scratch) return -1;
+    float *col = scratch;                             // (K, G*P)
+    float *tmp = col + K * G * P;                     // (OC, G*P) when G > 1
+    float *t = tmp + (G > 1 ? OC * G * P : 0);        // (G*P, K) when skinny
     for (int n0 = 0; n0 < N; n0 += G) {
         const int gn = N - n0 < G ? N - n0 : G;
         const int64_t ld = gn * P;
         const float *colp = x + n0 * XS;
         if (!direct) {
-            for (int i = 0; i < gn; i++) tg_im2col(g, x + (n0 + i) * XS, col + i * P, ld);
+            im2col_group(g, x + n0 * XS, col, gn, P);
             colp = col;
         }
         if (gn == 1) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)P, (int)K, 1.0f, w,
-                        (int)K, colp, (int)ld, 0.0f, out + n0 * OC * P, (int)P);
+            tg_mm_nn(OC, (int)P, (int)K, w, colp, out + n0 * OC * P, t);
         } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)ld, (int)K, 1.0f, w,
-                        (int)K, colp, (int)ld, 0.0f, tmp, (int)ld);
-            for (int i = 0; i < gn; i++)
-                for (int oc = 0; oc < OC; oc++)
-                    memcpy(out + ((n0 + i) * OC + oc) * P, tmp + oc * ld + i * P,
-                           (size_t)P * sizeof(float));
+            tg_mm_nn(OC, (int)ld, (int)K, w, colp, tmp, t);
+            scatter(out + n0 * OC * P, tmp, gn, OC, P, true);
         }
     }
     return 0;
@@ -81,41 +152,33 @@ int tg_conv2d_backward_kernel(float *dx, float *dw, const float *dout, const flo
     const int64_t XS = (int64_t)g->C * g->H * g->W;
     const int G = group_size(N, P, K);
     const bool direct = G == 1 && is_pointwise(g);
-    float *scratch = NULL;
-    if (!direct) {
-        scratch = tg_ops_scratch((size_t)(K * G * P + (G > 1 ? OC * G * P : 0)));
-        if (!scratch) return -1;
-    }
-    float *col = scratch;              // (K, G*P): the column matrix, then its gradient
-    float *doutg = scratch + K * G * P;  // (OC, G*P) when G > 1
+    float *scratch = group_scratch(K, OC, G, P);
+    if (!scratch) return -1;
+    float *col = scratch;                        // (K, G*P): the column matrix, then its gradient
+    float *doutg = col + K * G * P;     // (OC, G*P) when G > 1
     for (int n0 = 0; n0 < N; n0 += G) {
         const int gn = N - n0 < G ? N - n0 : G;
         const int64_t ld = gn * P;
         const float *dg = dout + n0 * OC * P;
         if (gn > 1) {
-            for (int i = 0; i < gn; i++)
-                for (int oc = 0; oc < OC; oc++)
-                    memcpy(doutg + oc * ld + i * P, dout + ((n0 + i) * OC + oc) * P,
-                           (size_t)P * sizeof(float));
+            scatter((float *)dout + n0 * OC * P, doutg, gn, OC, P, false);
             dg = doutg;
         }
         if (dw) {
             const float *colp = x + n0 * XS;
             if (!direct) {
-                for (int i = 0; i < gn; i++) tg_im2col(g, x + (n0 + i) * XS, col + i * P, ld);
+                im2col_group(g, x + n0 * XS, col, gn, P);
                 colp = col;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, (int)K, (int)ld, 1.0f, dg,
-                        (int)ld, colp, (int)ld, 1.0f, dw, (int)K);
+            tg_mm_nt_acc(OC, (int)K, (int)ld, dg, colp, dw);
         }
         if (dx) {
             if (direct) {  // dx_n (C, P) += W^T @ dout_n
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)P, OC, 1.0f, w,
                             (int)K, dg, (int)P, 1.0f, dx + n0 * XS, (int)P);
             } else {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)ld, OC, 1.0f, w,
-                            (int)K, dg, (int)ld, 0.0f, col, (int)ld);
-                for (int i = 0; i < gn; i++) tg_col2im_add(g, col + i * P, ld, dx + (n0 + i) * XS);
+                tg_mm_tn((int)K, (int)ld, OC, w, dg, col);
+                col2im_group(g, col, dx + n0 * XS, gn, P);
             }
         }
     }

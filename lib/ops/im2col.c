@@ -18,9 +18,14 @@ static void valid_range(int W, int OW, int stride, int pad, int k, int *lo, int 
 }
 
 void tg_im2col(const tg_conv_geom *g, const float *x, float *col, int64_t ld) {
+    tg_im2col_range(g, x, col, ld, 0, g->C);
+}
+
+void tg_im2col_range(const tg_conv_geom *g, const float *x, float *col, int64_t ld, int c0,
+                     int c1) {
     const int H = g->H, W = g->W, OH = g->OH, OW = g->OW, s = g->stride, pad = g->pad;
-    int64_t r = 0;
-    for (int c = 0; c < g->C; c++) {
+    int64_t r = (int64_t)c0 * g->KH * g->KW;
+    for (int c = c0; c < c1; c++) {
         const float *xc = x + (int64_t)c * H * W;
         for (int kh = 0; kh < g->KH; kh++) {
             for (int kw = 0; kw < g->KW; kw++, r++) {
@@ -53,9 +58,14 @@ void tg_im2col(const tg_conv_geom *g, const float *x, float *col, int64_t ld) {
 }
 
 void tg_col2im_add(const tg_conv_geom *g, const float *col, int64_t ld, float *dx) {
+    tg_col2im_add_range(g, col, ld, dx, 0, g->C);
+}
+
+void tg_col2im_add_range(const tg_conv_geom *g, const float *col, int64_t ld, float *dx, int c0,
+                         int c1) {
     const int H = g->H, W = g->W, OH = g->OH, OW = g->OW, s = g->stride, pad = g->pad;
-    int64_t r = 0;
-    for (int c = 0; c < g->C; c++) {
+    int64_t r = (int64_t)c0 * g->KH * g->KW;
+    for (int c = c0; c < c1; c++) {
         float *dxc = dx + (int64_t)c * H * W;
         for (int kh = 0; kh < g->KH; kh++) {
             for (int kw = 0; kw < g->KW; kw++, r++) {

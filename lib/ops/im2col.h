@@ -23,6 +23,11 @@ typedef struct {
 void tg_im2col(const tg_conv_geom *g, const float *x, float *col, int64_t ld);
 // The adjoint: dx (C, H, W) += fold(col).
 void tg_col2im_add(const tg_conv_geom *g, const float *col, int64_t ld, float *dx);
+// The same for input channels [c0, c1) only (their rows of col), to split work by channel.
+void tg_im2col_range(const tg_conv_geom *g, const float *x, float *col, int64_t ld, int c0,
+                     int c1);
+void tg_col2im_add_range(const tg_conv_geom *g, const float *col, int64_t ld, float *dx, int c0,
+                         int c1);
 
 // A buffer of at least `floats` floats owned by the calling thread, kept and reused
 // across calls and steps (so convolutions never pile column matrices into the step
