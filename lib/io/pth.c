@@ -90,7 +90,11 @@ static tg_status materialize(src *s, const char *name, const tg_pk_obj *t, tg_st
     size_t es = tg_dt_size(dt);
     const rec *r = NULL;
     tg_status st = rec_get(s, stg->u.storage.key, &r, err);
-    if (st) return tg_error_prefix(err, "tensor '%s'", name), st;
+    if (st) {
+        char old[TG_ERR_MSG_MAX];
+        snprintf(old, sizeof old, "%s", err ? err->msg : "");
+        return tg_error_set(err, st, "%s (reading tensor '%s')", old, name);
+    }
     uint64_t root_bytes;
     if (__builtin_mul_overflow((uint64_t)stg->u.storage.root_numel, (uint64_t)es, &root_bytes) ||
         root_bytes > r->len)

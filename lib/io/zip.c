@@ -188,7 +188,8 @@ tg_status tg_zip_read(const tg_zip *z, const tg_zip_entry *e, const unsigned cha
                                 "%s: zip entry '%s': uncompressed size %llu is implausible for "
                                 "%llu compressed bytes", z->file, e->name,
                                 (unsigned long long)e->usize, (unsigned long long)e->csize);
-        unsigned char *out = malloc(e->usize ? (size_t)e->usize : 1);
+        // one spare output byte detects a stream longer than the declared size
+        unsigned char *out = malloc((size_t)e->usize + 1);
         if (!out) return tg_error_set(err, TG_ERR_NOMEM, "%s: out of memory", z->file);
         z_stream s;
         memset(&s, 0, sizeof s);
@@ -196,7 +197,7 @@ tg_status tg_zip_read(const tg_zip *z, const tg_zip_entry *e, const unsigned cha
             free(out);
             return tg_error_set(err, TG_ERR_NOMEM, "%s: zlib init failed", z->file);
         }
-        uint64_t in_left = e->csize, out_done = 0;
+        uint64_t in_left = e->csize, out_left = e->usize + 1;
         int rc = Z_OK;
         s.next_in = (unsigned char *)(uintptr_t)src;
         s.next_out = out;
@@ -205,14 +206,11 @@ tg_status tg_zip_read(const tg_zip *z, const tg_zip_entry *e, const unsigned cha
                 s.avail_in = in_left > (1u << 30) ? (1u << 30) : (unsigned)in_left;
                 in_left -= s.avail_in;
             }
-            if (s.avail_out == 0) {
-                uint64_t left = e->usize - out_done;
-                if (!left) break;
-                s.avail_out = left > (1u << 30) ? (1u << 30) : (unsigned)left;
-                out_done += s.avail_out;
+            if (s.avail_out == 0 && out_left) {
+                s.avail_out = out_left > (1u << 30) ? (1u << 30) : (unsigned)out_left;
+                out_left -= s.avail_out;
             }
             rc = inflate(&s, Z_NO_FLUSH);
-            if (rc == Z_BUF_ERROR && s.avail_in == 0 && in_left == 0) break;
         }
         uint64_t produced = s.total_out;
         inflateEnd(&s);
