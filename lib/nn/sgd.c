@@ -2,8 +2,15 @@
 // PyTorch 1.13), one parameter at a time, in float32 like PyTorch's CPU kernels.
 #include "nn/sgd.h"
 
+#include "ops/parallel.h"
+
 #include <stdlib.h>
 #include <string.h>
+
+// Work is cut into chunks of at most SGD_CHUNK elements of one parameter, so that one
+// tg_parallel_for splits the whole step evenly over the threads (the step is memory-bound:
+// it streams parameters, gradients and buffers once).
+#define SGD_CHUNK ((int64_t)1 << 16)
 
 tg_status tg_sgd_init(tg_sgd *s, tg_tensor *const *params, int n, tg_sgd_options opt,
                       tg_error *err) {
@@ -34,6 +41,15 @@ tg_status tg_sgd_init(tg_sgd *s, tg_tensor *const *params, int n, tg_sgd_options
             if (!s->buf[i]) goto nomem;
         }
     }
+    for (int i = 0; i < n; i++) s->n_chunks += (params[i]->numel + SGD_CHUNK - 1) / SGD_CHUNK;
+    s->chunks = malloc((size_t)(s->n_chunks > 0 ? s->n_chunks : 1) * sizeof *s->chunks);
+    if (!s->chunks) goto nomem;
+    int64_t k = 0;
+    for (int i = 0; i < n; i++)
+        for (int64_t j = 0; j < params[i]->numel; j += SGD_CHUNK)
+            s->chunks[k++] = (tg_sgd_chunk){i, j, j + SGD_CHUNK < params[i]->numel
+                                                      ? j + SGD_CHUNK
+                                                      : params[i]->numel};
     return TG_OK;
 nomem:
     tg_sgd_free(s);
@@ -45,38 +61,68 @@ void tg_sgd_free(tg_sgd *s) {
         for (int i = 0; i < s->n; i++) free(s->buf[i]);
     free(s->buf);
     free(s->buf_init);
+    free(s->chunks);
     free(s->params);
     memset(s, 0, sizeof *s);
 }
 
-// One parameter: p (numel,), g (numel,) its gradient, buf (numel,) its momentum buffer
-// (NULL without momentum); on the first step the buffer becomes the decayed gradient.
-// Same float32 operation order as PyTorch: d = g + wd*p; buf = mom*buf + (1-damp)*d;
-// d = d + mom*buf (nesterov) or buf; p = p - lr*d.
-static void sgd_update(float *p, const float *g, float *buf, bool first, int64_t numel,
-                       const tg_sgd_options *o) {
+// The update of elements [i0, i1) of one parameter: p, g, buf (numel,) (buf NULL without
+// momentum); on the first step the buffer becomes the decayed gradient. Same float32
+// operation order as PyTorch: d = g + wd*p; buf = mom*buf + (1-damp)*d;
+// d = d + mom*buf (nesterov) or buf; p = p - lr*d. One loop per case so each vectorises.
+static void sgd_update(float *restrict p, const float *restrict g, float *restrict buf,
+                       bool first, int64_t i0, int64_t i1, const tg_sgd_options *o) {
     const float lr = o->lr, wd = o->weight_decay, mom = o->momentum;
     const float damp = 1.0f - o->dampening;
-    for (int64_t i = 0; i < numel; i++) {
-        float d = g[i];
-        if (wd != 0.0f) d = d + wd * p[i];
-        if (mom != 0.0f) {
-            float b = first ? d : mom * buf[i] + damp * d;
-            buf[i] = b;
-            d = o->nesterov ? d + mom * b : b;
+    if (mom == 0.0f) {
+        if (wd != 0.0f)
+            for (int64_t i = i0; i < i1; i++) p[i] = p[i] - lr * (g[i] + wd * p[i]);
+        else
+            for (int64_t i = i0; i < i1; i++) p[i] = p[i] - lr * g[i];
+    } else if (first) {
+        for (int64_t i = i0; i < i1; i++) {
+            float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
+            buf[i] = d;
+            p[i] = p[i] - lr * (o->nesterov ? d + mom * d : d);
         }
-        p[i] = p[i] - lr * d;
+    } else if (o->nesterov) {
+        for (int64_t i = i0; i < i1; i++) {
+            float d = g[i] + wd * p[i];
+            float b = mom * buf[i] + damp * d;
+            buf[i] = b;
+            p[i] = p[i] - lr * (d + mom * b);
+        }
+    } else if (wd != 0.0f) {
+        for (int64_t i = i0; i < i1; i++) {
+            float b = mom * buf[i] + damp * (g[i] + wd * p[i]);
+            buf[i] = b;
+            p[i] = p[i] - lr * b;
+        }
+    } else {
+        for (int64_t i = i0; i < i1; i++) {
+            float b = mom * buf[i] + damp * g[i];
+            buf[i] = b;
+            p[i] = p[i] - lr * b;
+        }
+    }
+}
+
+
+static void sgd_chunks(void *arg, int64_t c0, int64_t c1) {
+    tg_sgd *s = arg;
+    for (int64_t c = c0; c < c1; c++) {
+        const tg_sgd_chunk *ch = &s->chunks[c];
+        tg_tensor *p = s->params[ch->param];
+        if (!p->grad) continue;
+        sgd_update(p->data, p->grad, s->buf[ch->param], !s->buf_init[ch->param], ch->i0, ch->i1,
+                   &s->opt);
     }
 }
 
 void tg_sgd_step(tg_sgd *s) {
-    for (int i = 0; i < s->n; i++) {
-        tg_tensor *p = s->params[i];
-        if (!p->grad) continue;  // no gradient: skipped, buffer untouched
-        bool first = !s->buf_init[i];
-        sgd_update(p->data, p->grad, s->buf[i], first, p->numel, &s->opt);
-        if (s->buf[i]) s->buf_init[i] = true;
-    }
+    tg_parallel_for(s->n_chunks, SGD_CHUNK, sgd_chunks, s);
+    for (int i = 0; i < s->n; i++)
+        if (s->params[i]->grad && s->buf[i]) s->buf_init[i] = true;
 }
 
 void tg_sgd_zero_grad(tg_sgd *s) {

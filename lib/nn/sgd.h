@@ -25,12 +25,19 @@ typedef struct {
 } tg_sgd_options;
 
 typedef struct {
+    int param;
+    int64_t i0, i1;
+} tg_sgd_chunk;  // a slice of one parameter, the unit of parallel work
+
+typedef struct {
     tg_sgd_options opt;  // opt.lr may be changed between steps (schedules)
     int n;
     tg_tensor **params;  // (n,) not owned; persistent leaves
     float **buf;         // (n,) momentum buffer of params[i], (numel,); allocated by init
                          // when momentum != 0 (else NULL), so a step never allocates
     bool *buf_init;      // (n,) buffer i holds state (PyTorch's 'momentum_buffer' exists)
+    tg_sgd_chunk *chunks;  // (n_chunks,) every parameter cut into slices
+    int64_t n_chunks;
 } tg_sgd;
 
 // params: n persistent tensors (copied pointer list). TG_ERR_VALUE on bad options
