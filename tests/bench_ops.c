@@ -3,7 +3,9 @@
 // against direct loops on sampled elements (every output, input-gradient and
 // weight-gradient sample is a full dot product), then reports the median ms and GFLOP/s of
 // forward, input gradient and weight gradient, and the whole network's conv totals for one
-// training step (each shape weighted by how often ResNet-18 uses it).
+// training step (each shape weighted by how often ResNet-18 uses it). 3x3 stride-1 layers
+// are timed with im2col and with Winograd; the totals take the one tg_conv2d picks.
+// GFLOP/s count the direct convolution's 2*MACs, so Winograd's figures are "effective".
 //
 //   bench_ops [--batch B --size S] [--reps R] [--threads T] [--cpu]
 // Without --batch/--size it runs batch 1 at 64x64 and batch 16 at 224x224.
@@ -21,6 +23,7 @@
 #include "core/rng.h"
 #include "ops/conv2d.h"
 #include "ops/parallel.h"
+#include "ops/winograd.h"
 
 typedef struct {
     const char *name;
@@ -152,16 +155,25 @@ static int run(int N, int size, int reps) {
     tg_rng_seed(&r, 1);
     printf("conv kernels, batch %d at %dx%d, %d OpenBLAS threads, %d op threads, median of %d\n",
            N, size, size, openblas_get_num_threads(), tg_parallel_threads(), reps);
-    printf("%-19s %5s %9s %9s %9s %8s %8s %8s %6s\n", "layer", "uses", "fwd ms", "dx ms", "dw ms",
+    printf("%-22s %4s %9s %9s %9s %8s %8s %8s %6s\n", "layer (* = auto choice)", "uses", "fwd ms", "dx ms", "dw ms",
            "fwd GF/s", "dx GF/s", "dw GF/s", "check");
     double tot[3] = {0}, tot_flop[3] = {0};
     int bad = 0;
-    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+      for (int algo = TG_CONV_IM2COL; algo <= TG_CONV_WINOGRAD; algo++) {
         const conv_shape *cs = &shapes[k];
         int side = size / cs->div;
         tg_conv_geom g = {.C = cs->C, .H = side, .W = side, .KH = cs->K, .KW = cs->K,
                           .stride = cs->stride, .pad = cs->pad};
         tg_conv_geom_finish(&g);
+        if (algo == TG_CONV_WINOGRAD && !tg_winograd_fits(&g)) continue;
+        // the row the product's automatic choice takes counts in the totals
+        const bool wino_auto = tg_winograd_auto(&g, N);
+        const bool counts = (algo == TG_CONV_WINOGRAD) == wino_auto;
+        tg_conv2d_set_algo((tg_conv_algo)algo);
+        char label[40];
+        snprintf(label, sizeof label, "%s%s", cs->name,
+                 tg_winograd_fits(&g) ? (algo == TG_CONV_WINOGRAD ? " wino" : " i2c") : "");
         const int OC = cs->OC;
         size_t nx = (size_t)N * g.C * g.H * g.W, nw = (size_t)OC * g.C * g.KH * g.KW,
                no = (size_t)N * OC * g.OH * g.OW;
@@ -198,17 +210,18 @@ static int run(int N, int size, int reps) {
         double ms[3], flop = 2.0 * (double)no * g.C * g.KH * g.KW;
         for (int q = 0; q < 3; q++) {
             ms[q] = median(t[q], reps);
-            if (q == 1 && !cs->dx) continue;
+            if ((q == 1 && !cs->dx) || !counts) continue;
             tot[q] += ms[q] * cs->count;
             tot_flop[q] += flop * cs->count;
         }
-        printf("%-19s %5d %9.3f %9.3f %9.3f %8.1f %8.1f %8.1f %6s\n", cs->name, cs->count, ms[0],
-               ms[1], ms[2], flop / ms[0] / 1e6, flop / ms[1] / 1e6, flop / ms[2] / 1e6,
-               ok ? "ok" : "FAIL");
+        printf("%-22s%c%4d %9.3f %9.3f %9.3f %8.1f %8.1f %8.1f %6s\n", label, counts ? '*' : ' ',
+               cs->count, ms[0], ms[1], ms[2], flop / ms[0] / 1e6, flop / ms[1] / 1e6,
+               flop / ms[2] / 1e6, ok ? "ok" : "FAIL");
         if (!ok) fprintf(stderr, "%s: relative error %g\n", cs->name, worst);
         free(x), free(w), free(d), free(out), free(dx), free(dw);
-    }
-    printf("%-19s %5s %9.1f %9.1f %9.1f %8.1f %8.1f %8.1f\n", "network total", "", tot[0], tot[1],
+      }
+    tg_conv2d_set_algo(TG_CONV_AUTO);
+    printf("%-22s %4s %9.1f %9.1f %9.1f %8.1f %8.1f %8.1f\n", "network total (*)", "", tot[0], tot[1],
            tot[2], tot_flop[0] / tot[0] / 1e6, tot_flop[1] / tot[1] / 1e6,
            tot_flop[2] / tot[2] / 1e6);
     printf("conv time of a full step: %.1f ms (%.1f GFLOP/s); forward only: %.1f ms\n\n",

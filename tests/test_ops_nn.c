@@ -94,25 +94,30 @@ static void check_close(const char *what, const float *got, const ref_rec *want,
 static const char *conv_cases[] = {"conv3x3s1p1", "conv3x3s2p1", "conv3x3s1p0",
                                    "conv7x7s2p3", "conv1x1s1p0", "conv1x1s2p0"};
 
+// Every case with im2col and with Winograd forced (it only changes 3x3 stride-1 pad-1).
 START_TEST(test_conv_vs_torch) {
     const char *cs = conv_cases[_i];
-    tg_ctx c;
-    tg_ctx_init(&c);
-    tg_tensor *x = ref_tensor(cs, "x", true), *w = ref_tensor(cs, "w", true);
-    const ref_rec *cfg = ref(cs, "cfg");
-    tg_tensor *y = tg_conv2d(&c, x, w, (int)cfg->data[0], (int)cfg->data[1]);
-    ck_assert_msg(y != NULL, "%s", tg_ctx_error(&c));
-    ck_assert_str_eq(tg_node_name(y->grad_fn), "ConvolutionBackward0");
-    const ref_rec *out = ref(cs, "out");
-    ck_assert_int_eq(y->numel, out->numel);
-    for (int d = 0; d < 4; d++) ck_assert_int_eq(y->shape[d], out->shape[d]);
-    check_close(cs, y->data, out, FWD_TOL);
-    ck_assert_int_eq(tg_backward(&c, y, ref(cs, "g")->data, false), TG_OK);
-    check_close("conv dx", x->grad, ref(cs, "dx"), GRAD_TOL);
-    check_close("conv dw", w->grad, ref(cs, "dw"), GRAD_TOL);
-    tg_tensor_free(x);
-    tg_tensor_free(w);
-    tg_ctx_free(&c);
+    for (int algo = TG_CONV_IM2COL; algo <= TG_CONV_WINOGRAD; algo++) {
+        tg_conv2d_set_algo((tg_conv_algo)algo);
+        tg_ctx c;
+        tg_ctx_init(&c);
+        tg_tensor *x = ref_tensor(cs, "x", true), *w = ref_tensor(cs, "w", true);
+        const ref_rec *cfg = ref(cs, "cfg");
+        tg_tensor *y = tg_conv2d(&c, x, w, (int)cfg->data[0], (int)cfg->data[1]);
+        ck_assert_msg(y != NULL, "%s", tg_ctx_error(&c));
+        ck_assert_str_eq(tg_node_name(y->grad_fn), "ConvolutionBackward0");
+        const ref_rec *out = ref(cs, "out");
+        ck_assert_int_eq(y->numel, out->numel);
+        for (int d = 0; d < 4; d++) ck_assert_int_eq(y->shape[d], out->shape[d]);
+        check_close(cs, y->data, out, FWD_TOL);
+        ck_assert_int_eq(tg_backward(&c, y, ref(cs, "g")->data, false), TG_OK);
+        check_close("conv dx", x->grad, ref(cs, "dx"), GRAD_TOL);
+        check_close("conv dw", w->grad, ref(cs, "dw"), GRAD_TOL);
+        tg_tensor_free(x);
+        tg_tensor_free(w);
+        tg_ctx_free(&c);
+    }
+    tg_conv2d_set_algo(TG_CONV_AUTO);
 }
 END_TEST
 
@@ -391,7 +396,9 @@ START_TEST(test_linear_losses_gradcheck) {
 END_TEST
 
 // ---- fast conv kernels against direct loops, on shapes that take every path ----
+// _i: the algorithm (auto, im2col, Winograd forced)
 START_TEST(test_conv_kernel_vs_ref) {
+    tg_conv2d_set_algo((tg_conv_algo)_i);
     static const struct {
         int N, C, H, W, OC, K, stride, pad;
     } cases[] = {
@@ -406,6 +413,8 @@ START_TEST(test_conv_kernel_vs_ref) {
         {2, 5, 2, 2, 7, 1, 1, 0},     // skinny 1x1 over a group of two images
         {1, 20, 2, 3, 8, 1, 1, 0},    // skinny 1x1 on x itself
         {1, 11, 3, 3, 9, 3, 1, 1},    // 9 columns: just above the skinny limit
+        {3, 7, 7, 7, 9, 3, 1, 1},     // odd sides: Winograd's partial edge tiles
+        {2, 4, 1, 1, 5, 3, 1, 1},     // 1x1 input, one tile
     };
     tg_rng r;
     tg_rng_seed(&r, 42);
@@ -441,9 +450,14 @@ START_TEST(test_conv_kernel_vs_ref) {
         memset(dw1, 0, nw * 4);
         ck_assert_int_eq(tg_conv2d_backward_kernel(NULL, dw1, d, x, w, N, OC, &g), 0);
         for (size_t i = 0; i < nw; i++) ck_assert_float_eq_tol(dw1[i], dw2[i], 1e-4 * (1 + fabsf(dw2[i])));
+        // only dx
+        for (size_t i = 0; i < nx; i++) dx1[i] = 0.5f;
+        ck_assert_int_eq(tg_conv2d_backward_kernel(dx1, NULL, d, x, w, N, OC, &g), 0);
+        for (size_t i = 0; i < nx; i++) ck_assert_float_eq_tol(dx1[i], dx2[i], 1e-4 * (1 + fabsf(dx2[i])));
         float *p[] = {x, w, d, o1, o2, dx1, dx2, dw1, dw2};
         for (int i = 0; i < 9; i++) free(p[i]);
     }
+    tg_conv2d_set_algo(TG_CONV_AUTO);
 }
 END_TEST
 
@@ -524,7 +538,7 @@ int main(void) {
     tcase_add_test(gc, test_linear_losses_gradcheck);
     suite_add_tcase(s, gc);
     TCase *k = tcase_create("kernels");
-    tcase_add_test(k, test_conv_kernel_vs_ref);
+    tcase_add_loop_test(k, test_conv_kernel_vs_ref, 0, 3);
     tcase_add_test(k, test_frozen_inputs);
     tcase_add_test(k, test_bad_inputs);
     suite_add_tcase(s, k);

@@ -18,6 +18,7 @@
 #include "conv_gemm.h"
 #include "ops.h"
 #include "parallel.h"
+#include "winograd.h"
 
 void tg_conv_geom_finish(tg_conv_geom *g) {
     g->OH = (g->H + 2 * g->pad - g->KH) / g->stride + 1;
@@ -109,6 +110,20 @@ static void scatter(float *img, float *mat, int gn, int OC, int64_t P, bool to_i
     tg_parallel_for(OC, gn * P, scatter_task, &j);
 }
 
+static tg_conv_algo conv_algo;
+
+bool tg_winograd_auto(const tg_conv_geom *g, int N) {
+    return tg_winograd_fits(g) && g->C >= TG_WINOGRAD_MIN_C &&
+           tg_winograd_tiles(g, N) >= TG_WINOGRAD_MIN_TILES;
+}
+
+void tg_conv2d_set_algo(tg_conv_algo a) { conv_algo = a; }
+
+static bool use_winograd(const tg_conv_geom *g, int N) {
+    if (!tg_winograd_fits(g) || conv_algo == TG_CONV_IM2COL) return false;
+    return conv_algo == TG_CONV_WINOGRAD || tg_winograd_auto(g, N);
+}
+
 // Scratch of one group: col (K, G*P), tmp (OC, G*P), t (G*P, K) for skinny products.
 static float *group_scratch(int64_t K, int64_t OC, int G, int64_t P) {
     const int64_t cols = G * P;
@@ -118,6 +133,7 @@ static float *group_scratch(int64_t K, int64_t OC, int G, int64_t P) {
 
 int tg_conv2d_forward_kernel(float *out, const float *x, const float *w, int N, int OC,
                              const tg_conv_geom *g) {
+    if (use_winograd(g, N)) return tg_winograd_forward(out, x, w, N, OC, g);
     const int64_t P = (int64_t)g->OH * g->OW, K = (int64_t)g->C * g->KH * g->KW;
     const int64_t XS = (int64_t)g->C * g->H * g->W;  // one image of x
     const int G = group_size(N, P, K);
@@ -148,6 +164,7 @@ int tg_conv2d_forward_kernel(float *out, const float *x, const float *w, int N, 
 int tg_conv2d_backward_kernel(float *dx, float *dw, const float *dout, const float *x,
                               const float *w, int N, int OC, const tg_conv_geom *g) {
     if (!dx && !dw) return 0;
+    if (use_winograd(g, N)) return tg_winograd_backward(dx, dw, dout, x, w, N, OC, g);
     const int64_t P = (int64_t)g->OH * g->OW, K = (int64_t)g->C * g->KH * g->KW;
     const int64_t XS = (int64_t)g->C * g->H * g->W;
     const int G = group_size(N, P, K);

@@ -18,6 +18,18 @@ int tg_conv2d_forward_kernel(float *out, const float *x, const float *w, int N, 
 int tg_conv2d_backward_kernel(float *dx, float *dw, const float *dout, const float *x,
                               const float *w, int N, int OC, const tg_conv_geom *g);
 
+// Algorithm of the 3x3 stride-1 padding-1 layers: TG_CONV_AUTO (Winograd F(2x2,3x3) where
+// tg_winograd_auto says it was measured faster, else im2col), or forced one way.
+// Process-wide, for tests and benchmarks; other shapes always use im2col.
+typedef enum { TG_CONV_AUTO = 0, TG_CONV_IM2COL, TG_CONV_WINOGRAD } tg_conv_algo;
+void tg_conv2d_set_algo(tg_conv_algo a);
+// Auto's rule: at least TG_WINOGRAD_MIN_TILES 4x4 tiles in the batch (a gemm wide enough)
+// and TG_WINOGRAD_MIN_C input channels (below, the memory-bound transforms cost more than
+// the multiplies saved: bench_ops, layer1 at batch 16).
+#define TG_WINOGRAD_MIN_TILES 64
+#define TG_WINOGRAD_MIN_C 128
+bool tg_winograd_auto(const tg_conv_geom *g, int N);
+
 // Plain direct loops, the reference the fast kernels are checked against. Same contract
 // (dx, dw accumulate).
 void tg_conv2d_forward_ref(float *out, const float *x, const float *w, int N, int OC,
