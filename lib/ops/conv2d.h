@@ -3,6 +3,7 @@
 #ifndef TG_OPS_CONV2D_H
 #define TG_OPS_CONV2D_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "im2col.h"
