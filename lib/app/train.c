@@ -5,7 +5,6 @@
 // plus validation, metrics, atomic checkpoints and exact resume.
 #include "app/train.h"
 
-#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "app/modelfile.h"
+#include "app/threads.h"
 #include "app/weights.h"
 #include "core/rng.h"
 #include "core/tensor.h"
@@ -29,7 +29,6 @@
 #include "nn/resnet18.h"
 #include "nn/sgd.h"
 #include "ops/ops.h"
-#include "ops/parallel.h"
 
 #define CKPT_MOMENTUM_PREFIX "optimizer.momentum_buffer."
 
@@ -547,15 +546,6 @@ static void loader_opts(const tg_config *cfg, tg_loader_opts *o, bool train, int
     o->notice_user = t;
 }
 
-static int resolve_threads(const tg_config *cfg, const tg_train_opts *opts) {
-    int n = opts->threads > 0 ? opts->threads : cfg->threads;
-    if (n <= 0) {
-        long p = sysconf(_SC_NPROCESSORS_ONLN);
-        n = p < 1 ? 1 : (int)p;
-    }
-    return n;
-}
-
 tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error *err) {
     trainer T = {.cfg = cfg, .opts = opts, .err = err};
     trainer *t = &T;
@@ -568,9 +558,7 @@ tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error
     tg_status st = TG_OK;
     char *text = NULL, *path = NULL;
 
-    int threads = resolve_threads(cfg, opts);
-    openblas_set_num_threads(threads);
-    tg_parallel_set_threads(threads);
+    int threads = tg_app_set_threads(opts->threads > 0 ? opts->threads : cfg->threads);
     c.threads = threads;
     // decoding is light next to a step; one background decoder overlaps it with compute
     int loader_threads = threads >= 2 ? 1 : 0;
