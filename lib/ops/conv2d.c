@@ -113,8 +113,7 @@ static void scatter(float *img, float *mat, int gn, int OC, int64_t P, bool to_i
 static tg_conv_algo conv_algo;
 
 bool tg_winograd_auto(const tg_conv_geom *g, int N) {
-    return tg_winograd_fits(g) && g->C >= TG_WINOGRAD_MIN_C &&
-           tg_winograd_tiles(g, N) >= TG_WINOGRAD_MIN_TILES;
+    return tg_winograd_fits(g) && tg_winograd_tiles(g, N) >= TG_WINOGRAD_MIN_TILES;
 }
 
 void tg_conv2d_set_algo(tg_conv_algo a) { conv_algo = a; }

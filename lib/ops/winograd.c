@@ -46,44 +46,55 @@ typedef struct {
     float *U;           // (16, OC, C)
 } wg_job;
 
+// The tile transforms work on a row of up to TB tiles at once: first along the height
+// on whole image rows, then along the width on even/odd columns, so that every inner loop
+// runs over consecutive tiles (contiguous in V and M) and vectorizes.
+#define TB 64
+
 // ---- input transform: V = B^T d B, channels [c0, c1) ----
 static void input_task(void *arg, int64_t c0, int64_t c1) {
     const wg_job *j = arg;
     const int H = j->g->H, W = j->g->W, C = j->C;
-    const long nt = j->nt;
+    const long nt = j->nt, xs = (long)C * nt;  // xs: stride between positions xi
+    float seg[4][2 * TB + 2], s[4][2 * TB + 2], E[TB + 1], O[TB + 1];
     for (int64_t c = c0; c < c1; c++)
         for (int i = 0; i < j->ni; i++) {
             const float *xc = j->x + ((int64_t)i * C + c) * H * W;
             for (int th = 0; th < j->TH; th++)
-                for (int tw = 0; tw < j->TW; tw++) {
-                    const long t = ((long)i * j->TH + th) * j->TW + tw;
-                    const int h0 = 2 * th - 1, w0 = 2 * tw - 1;
-                    float d[4][4];
-                    if (h0 >= 0 && h0 + 4 <= H && w0 >= 0 && w0 + 4 <= W) {
-                        for (int r = 0; r < 4; r++)
-                            for (int q = 0; q < 4; q++) d[r][q] = xc[(h0 + r) * W + w0 + q];
-                    } else {
-                        for (int r = 0; r < 4; r++)
-                            for (int q = 0; q < 4; q++) {
-                                int ih = h0 + r, iw = w0 + q;
-                                d[r][q] = ih >= 0 && ih < H && iw >= 0 && iw < W
-                                              ? xc[ih * W + iw] : 0.0f;
-                            }
+                for (int tw0 = 0; tw0 < j->TW; tw0 += TB) {
+                    const int nb = j->TW - tw0 < TB ? j->TW - tw0 : TB, len = 2 * nb + 2;
+                    const int w0 = 2 * tw0 - 1;
+                    for (int r = 0; r < 4; r++) {  // input rows 2th-1+r, columns w0.., zero-padded
+                        const int ih = 2 * th - 1 + r;
+                        if (ih < 0 || ih >= H) {
+                            memset(seg[r], 0, (size_t)len * sizeof(float));
+                            continue;
+                        }
+                        const int k0 = w0 < 0 ? -w0 : 0, k1 = W - w0 < len ? W - w0 : len;
+                        for (int k = 0; k < k0; k++) seg[r][k] = 0.0f;
+                        memcpy(seg[r] + k0, xc + ih * W + w0 + k0, (size_t)(k1 - k0) * sizeof(float));
+                        for (int k = k1; k < len; k++) seg[r][k] = 0.0f;
                     }
-                    float s[4][4];
-                    for (int q = 0; q < 4; q++) {  // rows: B^T d
-                        s[0][q] = d[0][q] - d[2][q];
-                        s[1][q] = d[1][q] + d[2][q];
-                        s[2][q] = d[2][q] - d[1][q];
-                        s[3][q] = d[1][q] - d[3][q];
+                    for (int k = 0; k < len; k++) {  // along the height: B^T d
+                        s[0][k] = seg[0][k] - seg[2][k];
+                        s[1][k] = seg[1][k] + seg[2][k];
+                        s[2][k] = seg[2][k] - seg[1][k];
+                        s[3][k] = seg[1][k] - seg[3][k];
                     }
-                    float *v = j->V + c * nt + t;
-                    const long xs = (long)C * nt;  // stride between positions xi
-                    for (int r = 0; r < 4; r++) {  // columns: (B^T d) B
-                        v[(r * 4 + 0) * xs] = s[r][0] - s[r][2];
-                        v[(r * 4 + 1) * xs] = s[r][1] + s[r][2];
-                        v[(r * 4 + 2) * xs] = s[r][2] - s[r][1];
-                        v[(r * 4 + 3) * xs] = s[r][1] - s[r][3];
+                    float *v = j->V + c * nt + ((long)i * j->TH + th) * j->TW + tw0;
+                    for (int r = 0; r < 4; r++) {  // along the width: (B^T d) B
+                        for (int k = 0; k <= nb; k++) {
+                            E[k] = s[r][2 * k];
+                            O[k] = s[r][2 * k + 1];
+                        }
+                        float *v0 = v + (r * 4 + 0) * xs, *v1 = v + (r * 4 + 1) * xs,
+                              *v2 = v + (r * 4 + 2) * xs, *v3 = v + (r * 4 + 3) * xs;
+                        for (int k = 0; k < nb; k++) {
+                            v0[k] = E[k] - E[k + 1];
+                            v1[k] = O[k] + E[k + 1];
+                            v2[k] = E[k + 1] - O[k];
+                            v3[k] = O[k] - O[k + 1];
+                        }
                     }
                 }
         }
@@ -94,27 +105,37 @@ static void output_task(void *arg, int64_t o0, int64_t o1) {
     const wg_job *j = arg;
     const int OH = j->g->OH, OW = j->g->OW, OC = j->OC;
     const long nt = j->nt, xs = (long)OC * nt;
+    float a[4][TB], b[4][TB], ye[TB], yo[TB];
     for (int64_t oc = o0; oc < o1; oc++)
         for (int i = 0; i < j->ni; i++) {
             float *yc = j->out + ((int64_t)i * OC + oc) * OH * OW;
             for (int th = 0; th < j->TH; th++)
-                for (int tw = 0; tw < j->TW; tw++) {
-                    const long t = ((long)i * j->TH + th) * j->TW + tw;
-                    const float *m = j->M + oc * nt + t;
-                    float s[2][4];
-                    for (int q = 0; q < 4; q++) {  // rows: A^T m
-                        float m0 = m[(0 * 4 + q) * xs], m1 = m[(1 * 4 + q) * xs],
-                              m2 = m[(2 * 4 + q) * xs], m3 = m[(3 * 4 + q) * xs];
-                        s[0][q] = m0 + m1 + m2;
-                        s[1][q] = m1 - m2 - m3;
+                for (int tw0 = 0; tw0 < j->TW; tw0 += TB) {
+                    const int nb = j->TW - tw0 < TB ? j->TW - tw0 : TB;
+                    const float *m = j->M + oc * nt + ((long)i * j->TH + th) * j->TW + tw0;
+                    for (int q = 0; q < 4; q++) {  // along the height: A^T m
+                        const float *m0 = m + (0 * 4 + q) * xs, *m1 = m + (1 * 4 + q) * xs,
+                                    *m2 = m + (2 * 4 + q) * xs, *m3 = m + (3 * 4 + q) * xs;
+                        for (int k = 0; k < nb; k++) {
+                            a[q][k] = m0[k] + m1[k] + m2[k];
+                            b[q][k] = m1[k] - m2[k] - m3[k];
+                        }
                     }
-                    for (int a = 0; a < 2; a++) {
-                        const int oh = 2 * th + a;
+                    for (int h = 0; h < 2; h++) {  // along the width, output row 2th+h
+                        const int oh = 2 * th + h;
                         if (oh >= OH) break;
-                        float y0 = s[a][0] + s[a][1] + s[a][2];
-                        float y1 = s[a][1] - s[a][2] - s[a][3];
-                        yc[oh * OW + 2 * tw] = y0;
-                        if (2 * tw + 1 < OW) yc[oh * OW + 2 * tw + 1] = y1;
+                        float (*z)[TB] = h ? b : a;
+                        for (int k = 0; k < nb; k++) {
+                            ye[k] = z[0][k] + z[1][k] + z[2][k];
+                            yo[k] = z[1][k] - z[2][k] - z[3][k];
+                        }
+                        float *row = yc + oh * OW + 2 * tw0;
+                        const int ncol = OW - 2 * tw0 < 2 * nb ? OW - 2 * tw0 : 2 * nb;
+                        for (int k = 0; 2 * k + 1 < ncol; k++) {
+                            row[2 * k] = ye[k];
+                            row[2 * k + 1] = yo[k];
+                        }
+                        if (ncol % 2) row[ncol - 1] = ye[ncol / 2];
                     }
                 }
         }
@@ -125,31 +146,42 @@ static void doutput_task(void *arg, int64_t o0, int64_t o1) {
     const wg_job *j = arg;
     const int OH = j->g->OH, OW = j->g->OW, OC = j->OC;
     const long nt = j->nt, xs = (long)OC * nt;
+    float e[2][2][TB];  // [row][even/odd column][tile]
+    float A[4][TB], B[4][TB];
     for (int64_t oc = o0; oc < o1; oc++)
         for (int i = 0; i < j->ni; i++) {
             const float *dy = j->dout + ((int64_t)i * OC + oc) * OH * OW;
             for (int th = 0; th < j->TH; th++)
-                for (int tw = 0; tw < j->TW; tw++) {
-                    const long t = ((long)i * j->TH + th) * j->TW + tw;
-                    float e[2][2];
-                    for (int a = 0; a < 2; a++)
-                        for (int b = 0; b < 2; b++) {
-                            int oh = 2 * th + a, ow = 2 * tw + b;
-                            e[a][b] = oh < OH && ow < OW ? dy[oh * OW + ow] : 0.0f;
+                for (int tw0 = 0; tw0 < j->TW; tw0 += TB) {
+                    const int nb = j->TW - tw0 < TB ? j->TW - tw0 : TB;
+                    for (int h = 0; h < 2; h++) {
+                        const int oh = 2 * th + h;
+                        for (int k = 0; k < nb; k++) {
+                            const int ow = 2 * (tw0 + k);
+                            e[h][0][k] = oh < OH && ow < OW ? dy[oh * OW + ow] : 0.0f;
+                            e[h][1][k] = oh < OH && ow + 1 < OW ? dy[oh * OW + ow + 1] : 0.0f;
                         }
-                    float s[4][2];  // rows: A dY
-                    for (int b = 0; b < 2; b++) {
-                        s[0][b] = e[0][b];
-                        s[1][b] = e[0][b] + e[1][b];
-                        s[2][b] = e[0][b] - e[1][b];
-                        s[3][b] = -e[1][b];
                     }
-                    float *m = j->M + oc * nt + t;
-                    for (int r = 0; r < 4; r++) {  // columns: (A dY) A^T
-                        m[(r * 4 + 0) * xs] = s[r][0];
-                        m[(r * 4 + 1) * xs] = s[r][0] + s[r][1];
-                        m[(r * 4 + 2) * xs] = s[r][0] - s[r][1];
-                        m[(r * 4 + 3) * xs] = -s[r][1];
+                    for (int k = 0; k < nb; k++) {  // along the height: A dY
+                        A[0][k] = e[0][0][k];
+                        B[0][k] = e[0][1][k];
+                        A[1][k] = e[0][0][k] + e[1][0][k];
+                        B[1][k] = e[0][1][k] + e[1][1][k];
+                        A[2][k] = e[0][0][k] - e[1][0][k];
+                        B[2][k] = e[0][1][k] - e[1][1][k];
+                        A[3][k] = -e[1][0][k];
+                        B[3][k] = -e[1][1][k];
+                    }
+                    float *m = j->M + oc * nt + ((long)i * j->TH + th) * j->TW + tw0;
+                    for (int r = 0; r < 4; r++) {  // along the width: (A dY) A^T
+                        float *m0 = m + (r * 4 + 0) * xs, *m1 = m + (r * 4 + 1) * xs,
+                              *m2 = m + (r * 4 + 2) * xs, *m3 = m + (r * 4 + 3) * xs;
+                        for (int k = 0; k < nb; k++) {
+                            m0[k] = A[r][k];
+                            m1[k] = A[r][k] + B[r][k];
+                            m2[k] = A[r][k] - B[r][k];
+                            m3[k] = -B[r][k];
+                        }
                     }
                 }
         }
@@ -160,32 +192,45 @@ static void dinput_task(void *arg, int64_t c0, int64_t c1) {
     const wg_job *j = arg;
     const int H = j->g->H, W = j->g->W, C = j->C;
     const long nt = j->nt, xs = (long)C * nt;
+    float S[4][4][TB], dd[4][TB], acc[2 * TB + 2];
     for (int64_t c = c0; c < c1; c++)
         for (int i = 0; i < j->ni; i++) {
             float *dxc = j->dx + ((int64_t)i * C + c) * H * W;
             for (int th = 0; th < j->TH; th++)
-                for (int tw = 0; tw < j->TW; tw++) {
-                    const long t = ((long)i * j->TH + th) * j->TW + tw;
-                    const float *v = j->V + c * nt + t;
-                    float s[4][4];
-                    for (int q = 0; q < 4; q++) {  // rows: B dV
-                        float v0 = v[(0 * 4 + q) * xs], v1 = v[(1 * 4 + q) * xs],
-                              v2 = v[(2 * 4 + q) * xs], v3 = v[(3 * 4 + q) * xs];
-                        s[0][q] = v0;
-                        s[1][q] = v1 - v2 + v3;
-                        s[2][q] = -v0 + v1 + v2;
-                        s[3][q] = -v3;
-                    }
-                    const int h0 = 2 * th - 1, w0 = 2 * tw - 1;
-                    for (int r = 0; r < 4; r++) {  // columns: (B dV) B^T
-                        float dd[4] = {s[r][0], s[r][1] - s[r][2] + s[r][3],
-                                       -s[r][0] + s[r][1] + s[r][2], -s[r][3]};
-                        int ih = h0 + r;
-                        if (ih < 0 || ih >= H) continue;
-                        for (int q = 0; q < 4; q++) {
-                            int iw = w0 + q;
-                            if (iw >= 0 && iw < W) dxc[ih * W + iw] += dd[q];
+                for (int tw0 = 0; tw0 < j->TW; tw0 += TB) {
+                    const int nb = j->TW - tw0 < TB ? j->TW - tw0 : TB, len = 2 * nb + 2;
+                    const float *v = j->V + c * nt + ((long)i * j->TH + th) * j->TW + tw0;
+                    for (int q = 0; q < 4; q++) {  // along the height: B dV
+                        const float *v0 = v + (0 * 4 + q) * xs, *v1 = v + (1 * 4 + q) * xs,
+                                    *v2 = v + (2 * 4 + q) * xs, *v3 = v + (3 * 4 + q) * xs;
+                        for (int k = 0; k < nb; k++) {
+                            S[0][q][k] = v0[k];
+                            S[1][q][k] = v1[k] - v2[k] + v3[k];
+                            S[2][q][k] = -v0[k] + v1[k] + v2[k];
+                            S[3][q][k] = -v3[k];
                         }
+                    }
+                    for (int r = 0; r < 4; r++) {  // along the width: (B dV) B^T, overlap-add
+                        const int ih = 2 * th - 1 + r;
+                        if (ih < 0 || ih >= H) continue;
+                        for (int k = 0; k < nb; k++) {
+                            dd[0][k] = S[r][0][k];
+                            dd[1][k] = S[r][1][k] - S[r][2][k] + S[r][3][k];
+                            dd[2][k] = -S[r][0][k] + S[r][1][k] + S[r][2][k];
+                            dd[3][k] = -S[r][3][k];
+                        }
+                        acc[0] = dd[0][0];
+                        acc[1] = dd[1][0];
+                        for (int k = 1; k < nb; k++) {
+                            acc[2 * k] = dd[0][k] + dd[2][k - 1];
+                            acc[2 * k + 1] = dd[1][k] + dd[3][k - 1];
+                        }
+                        acc[2 * nb] = dd[2][nb - 1];
+                        acc[2 * nb + 1] = dd[3][nb - 1];
+                        const int w0 = 2 * tw0 - 1;
+                        float *row = dxc + ih * W;
+                        const int k0 = w0 < 0 ? -w0 : 0, k1 = W - w0 < len ? W - w0 : len;
+                        for (int k = k0; k < k1; k++) row[w0 + k] += acc[k];
                     }
                 }
         }
