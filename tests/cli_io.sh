@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# cli_io.sh TGFINETUNE: `convert` and `info` through the real binary: round trips, output
+# contents and exit codes (0 ok, 1 bad file, 2 usage). Data from $TG_TEST_DATA/io.
+set -u
+tg=$1
+d=${TG_TEST_DATA:-tests/data}/io
+w=$(mktemp -d)
+trap 'rm -rf "$w"' EXIT
+fails=0
+expect() {  # expected-rc description command...
+    local want=$1 what=$2; shift 2
+    "$@" >"$w/out" 2>"$w/err"
+    local rc=$?
+    if [[ $rc -ne $want ]]; then
+        echo "FAIL: $what: exit $rc, expected $want"; cat "$w/err"; fails=$((fails + 1))
+    fi
+}
+has() {  # file pattern description
+    if ! grep -q -- "$2" "$1"; then echo "FAIL: $3: '$2' not in output"; cat "$1"; fails=$((fails + 1)); fi
+}
+expect 0 "legacy .pth -> safetensors" "$tg" convert "$d/dtypes_legacy.pth" -o "$w/a.safetensors"
+has "$w/out" "21 tensors" "convert summary"
+expect 0 "safetensors -> .pth" "$tg" convert "$w/a.safetensors" -o "$w/b.pth"
+expect 0 ".pth -> safetensors" "$tg" convert "$w/b.pth" --output "$w/c.safetensors"
+cmp -s "$w/a.safetensors" "$w/c.safetensors" || { echo "FAIL: round trip not byte-identical"; fails=$((fails + 1)); }
+expect 0 "info safetensors" "$tg" info "$d/dtypes_expected.safetensors"
+has "$w/out" "written_by: scripts/gen_io_fixtures.py" "info metadata"
+has "$w/out" "view.transpose  *F32  \[4, 3\]" "info tensor line"
+has "$w/out" "scalar.i64  *I64  \[\]" "info 0-dim"
+has "$w/out" "^21 tensors" "info totals"
+expect 0 "info pth" "$tg" info "$w/b.pth"
+has "$w/out" "zip format" "info format"
+expect 0 "convert with metadata to .pth" "$tg" convert "$d/dtypes_expected.safetensors" -o "$w/m.pth"
+has "$w/err" "metadata" "metadata-dropped note"
+expect 1 "hostile pickle" "$tg" convert "$d/hostile/os_system.pth" -o "$w/x.safetensors"
+has "$w/err" "disallowed global os.system" "hostile message"
+[[ -e $w/x.safetensors ]] && { echo "FAIL: output written for a hostile input"; fails=$((fails + 1)); }
+expect 1 "truncated zip" "$tg" info "$d/hostile/truncated.pth"
+has "$w/err" "incomplete zip" "truncated message"
+expect 1 "missing file" "$tg" info "$w/nope.pth"
+has "$w/err" "No such file" "missing file message"
+expect 2 "no arguments" "$tg" convert
+expect 2 "no -o" "$tg" convert "$d/dtypes_zip.pth"
+expect 2 "bad extension" "$tg" convert "$d/dtypes_zip.pth" -o "$w/x.bin"
+expect 2 "unknown option" "$tg" info --bogus "$d/dtypes_zip.pth"
+expect 0 "help" "$tg" convert --help
+if [[ $fails -ne 0 ]]; then echo "cli_io: $fails failures"; exit 1; fi
+echo "cli_io: all checks passed"
