@@ -133,9 +133,10 @@ static tg_status materialize(src *s, const char *name, const tg_pk_obj *t, tg_st
         return tg_error_set(err, TG_ERR_NOMEM, "%s: tensor '%s': out of memory (%llu bytes)",
                             s->file, name, (unsigned long long)nbytes);
     }
-    const unsigned char *base =
-        r->data + (size_t)(stg->u.storage.view_offset + t->u.tensor.offset) * es;
     if (numel > 0) {
+        // in bounds: offset <= last < numel of the view, and the view lies in the root
+        const unsigned char *base =
+            r->data + (size_t)(stg->u.storage.view_offset + t->u.tensor.offset) * es;
         if (nd == 0) {
             memcpy(out, base, es);
         } else {
@@ -309,6 +310,11 @@ done:
     return st;
 }
 
+static int cmp_storage_key(const void *a, const void *b) {
+    return strcmp((*(const tg_pk_obj *const *)a)->u.storage.key,
+                  (*(const tg_pk_obj *const *)b)->u.storage.key);
+}
+
 static tg_status read_legacy(const unsigned char *buf, size_t n, const char *file,
                              tg_statedict *sd, tg_error *err) {
     tg_pickle vm;
@@ -317,7 +323,8 @@ static tg_status read_legacy(const unsigned char *buf, size_t n, const char *fil
     char what[600];
     snprintf(what, sizeof what, "%s (legacy format)", file);
     tg_pk_obj *magic, *proto, *info, *root, *keys;
-    size_t pos = 0, used;
+    tg_pk_obj **stgs = NULL;
+    size_t pos = 0, used, nstg = 0;
     tg_status st;
 #define NEXT(obj)                                                                          \
     do {                                                                                   \
@@ -360,7 +367,15 @@ static tg_status read_legacy(const unsigned char *buf, size_t n, const char *fil
         goto done;
     }
     // Each record is int64 numel + numel elements; the element size comes from the storage
-    // type that the pickle gives that key.
+    // type that the pickle gives that key (looked up in the storages sorted by key).
+    stgs = malloc((vm.n_all ? vm.n_all : 1) * sizeof *stgs);
+    if (!stgs) {
+        st = tg_error_set(err, TG_ERR_NOMEM, "%s: out of memory", file);
+        goto done;
+    }
+    for (size_t j = 0; j < vm.n_all; j++)
+        if (vm.all[j]->kind == TG_PK_STORAGE) stgs[nstg++] = vm.all[j];
+    qsort(stgs, nstg, sizeof *stgs, cmp_storage_key);
     for (size_t i = 0; i < keys->u.seq.n; i++) {
         const tg_pk_obj *k = keys->u.seq.items[i];
         if (k->kind != TG_PK_STR) {
@@ -368,17 +383,22 @@ static tg_status read_legacy(const unsigned char *buf, size_t n, const char *fil
                               tg_pk_kind_name(k->kind));
             goto done;
         }
+        // the storages sharing this key are adjacent in the sorted index
+        size_t lo = 0, hi = nstg;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(stgs[mid]->u.storage.key, k->u.str.s) < 0) lo = mid + 1;
+            else hi = mid;
+        }
         int found = 0;
         tg_dt dt = TG_DT_U8;
-        for (size_t j = 0; j < vm.n_all; j++) {
-            const tg_pk_obj *o = vm.all[j];
-            if (o->kind != TG_PK_STORAGE || strcmp(o->u.storage.key, k->u.str.s)) continue;
-            if (found && o->u.storage.dt != dt) {
+        for (size_t j = lo; j < nstg && !strcmp(stgs[j]->u.storage.key, k->u.str.s); j++) {
+            if (found && stgs[j]->u.storage.dt != dt) {
                 st = tg_error_set(err, TG_ERR_FORMAT, "%s: storage '%s' used with two dtypes",
                                   file, k->u.str.s);
                 goto done;
             }
-            dt = o->u.storage.dt;
+            dt = stgs[j]->u.storage.dt;
             found = 1;
         }
         if (!found) {
@@ -408,6 +428,7 @@ static tg_status read_legacy(const unsigned char *buf, size_t n, const char *fil
     }
     st = convert(&s, root, sd, err);
 done:
+    free(stgs);
     src_free(&s);
     tg_pickle_free(&vm);
     return st;

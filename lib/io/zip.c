@@ -20,6 +20,8 @@ static uint64_t rd64(const unsigned char *p) {
 void tg_zip_close(tg_zip *z) {
     for (size_t i = 0; i < z->count; i++) free(z->entries[i].name);
     free(z->entries);
+    free(z->by_name);
+    z->by_name = NULL;
     z->entries = NULL;
     z->count = 0;
 }
@@ -53,6 +55,10 @@ static int apply_zip64(tg_zip_entry *e, const unsigned char *x, size_t xlen, int
         p += 4 + (size_t)len;
     }
     return !(need_u || need_c || need_o);
+}
+
+static int cmp_entry_name(const void *a, const void *b) {
+    return strcmp((*(const tg_zip_entry *const *)a)->name, (*(const tg_zip_entry *const *)b)->name);
 }
 
 tg_status tg_zip_open(tg_zip *z, const unsigned char *buf, size_t n, const char *file,
@@ -145,16 +151,28 @@ tg_status tg_zip_open(tg_zip *z, const unsigned char *buf, size_t n, const char 
         }
         p += 46 + nl + xl + cl;
     }
+    z->by_name = malloc((z->count ? z->count : 1) * sizeof *z->by_name);
+    if (!z->by_name) {
+        tg_error_set(err, TG_ERR_NOMEM, "%s: out of memory", file);
+        goto fail;
+    }
+    for (size_t i = 0; i < z->count; i++) z->by_name[i] = &z->entries[i];
+    qsort(z->by_name, z->count, sizeof *z->by_name, cmp_entry_name);
     return TG_OK;
 fail:
     tg_zip_close(z);
     return err ? err->status : TG_ERR_FORMAT;
 }
 
+// Binary search; with duplicate names (a malformed zip) the first in sorted order wins.
 const tg_zip_entry *tg_zip_find(const tg_zip *z, const char *name) {
-    for (size_t i = 0; i < z->count; i++)
-        if (!strcmp(z->entries[i].name, name)) return &z->entries[i];
-    return NULL;
+    size_t lo = 0, hi = z->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(z->by_name[mid]->name, name) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < z->count && !strcmp(z->by_name[lo]->name, name) ? z->by_name[lo] : NULL;
 }
 
 tg_status tg_zip_read(const tg_zip *z, const tg_zip_entry *e, const unsigned char **data,

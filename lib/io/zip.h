@@ -26,6 +26,7 @@ typedef struct {
     const char *file;          // for messages, not owned
     tg_zip_entry *entries;     // in central-directory order
     size_t count;
+    tg_zip_entry **by_name;    // sorted by name, for tg_zip_find
 } tg_zip;
 
 tg_status tg_zip_open(tg_zip *z, const unsigned char *buf, size_t n, const char *file,
