@@ -38,7 +38,6 @@ tg_status tg_evaluate(const char *model_path, const char *data_dir, const tg_eva
     c.threads = tg_app_set_threads(o->threads);
     double loss_sum = 0;
     size_t top1 = 0, top5 = 0;
-    double *probs = NULL;
     tg_status st = tg_model_open(model_path, &model, &r->meta, err);
     if (st) goto fail;
     int K = r->meta.num_classes;
@@ -61,8 +60,7 @@ tg_status tg_evaluate(const char *model_path, const char *data_dir, const tg_eva
     r->class_total = calloc((size_t)K, sizeof *r->class_total);
     r->class_correct = calloc((size_t)K, sizeof *r->class_correct);
     r->confusion = calloc((size_t)K * (size_t)K, sizeof *r->confusion);
-    probs = malloc(sizeof *probs * (size_t)K);
-    if (!r->class_total || !r->class_correct || !r->confusion || !probs) {
+    if (!r->class_total || !r->class_correct || !r->confusion) {
         st = tg_error_set(err, TG_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -130,7 +128,6 @@ tg_status tg_evaluate(const char *model_path, const char *data_dir, const tg_eva
 fail:
     tg_eval_result_free(r);
 done:
-    free(probs);
     if (l) tg_loader_close(l);
     if (have_folder) tg_folder_free(&f);
     tg_resnet18_free(model);

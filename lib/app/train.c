@@ -629,6 +629,14 @@ tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error
             rs.head_new = true;
         }
         if ((st = make_sgd(t))) goto fail;
+        // a previous run's models in this directory are not this run's: remove them so
+        // predict never picks up a stale model.safetensors while this run trains
+        const char *stale[] = {"model.safetensors", "best.safetensors"};
+        for (int i = 0; i < 2; i++) {
+            char *p = path_in(t->out, stale[i]);
+            if (p && unlink(p) == 0) say(t, "removed %s of a previous run", p);
+            free(p);
+        }
     }
     int64_t trainable = tg_resnet18_num_trainable(t->model);
     if (trainable == 0) {
