@@ -238,6 +238,8 @@ def small(out):
     torch.save({"epoch": 3, "state_dict": lin.state_dict()}, os.path.join(out, "nested.pth"))
     torch.save(collections.OrderedDict([("weight", lin.weight), ("bias", lin.bias)]),
                os.path.join(out, "parameters.pth"))
+    # pickle protocol 4 (FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL)
+    torch.save(lin.state_dict(), os.path.join(out, "protocol4.pth"), pickle_protocol=4)
     st_write(os.path.join(out, "linear_expected.safetensors"),
              collections.OrderedDict([("weight", lin.weight.detach()),
                                       ("bias", lin.bias.detach())]))

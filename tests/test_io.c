@@ -224,13 +224,41 @@ START_TEST(test_torch_fixtures) {
     tg_statedict_free(&exp);
 
     load_ok(path_in(data_dir, "linear_expected.safetensors"), &exp);
-    const char *lin[] = {"nested.pth", "parameters.pth"};
-    for (int k = 0; k < 2; k++) {
+    const char *lin[] = {"nested.pth", "parameters.pth", "protocol4.pth"};
+    for (int k = 0; k < 3; k++) {
         load_ok(path_in(data_dir, lin[k]), &got);
         assert_same(&exp, &got);
         tg_statedict_free(&got);
     }
     tg_statedict_free(&exp);
+}
+END_TEST
+
+// torch writes ZIP64 end records too; force the reader onto them by saturating the classic
+// end record's fields, as a file above 4 GiB or 65535 entries would have them.
+START_TEST(test_zip64_end_record) {
+    size_t n;
+    unsigned char *b = slurp(path_in(data_dir, "dtypes_zip.pth"), &n);
+    size_t eocd = n - 22;
+    ck_assert(!memcmp(b + eocd, "PK\x05\x06", 4));
+    ck_assert(!memcmp(b + eocd - 20, "PK\x06\x07", 4));  // the ZIP64 locator torch writes
+    memset(b + eocd + 8, 0xff, 4);    // entry counts
+    memset(b + eocd + 12, 0xff, 8);   // central directory size and offset
+    tg_statedict exp, got;
+    tg_error err = {0};
+    load_ok(path_in(data_dir, "dtypes_expected.safetensors"), &exp);
+    tg_statedict_init(&got);
+    ck_assert_msg(tg_statedict_load_mem(b, n, "zip64.pth", &got, &err) == TG_OK, "%s", err.msg);
+    assert_same(&exp, &got);
+    tg_statedict_free(&got);
+    // without the locator the saturated record is refused
+    memcpy(b + eocd - 20, "XXXX", 4);
+    tg_statedict_init(&got);
+    ck_assert_int_eq(tg_statedict_load_mem(b, n, "zip64.pth", &got, &err), TG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "ZIP64"));
+    tg_statedict_free(&got);
+    tg_statedict_free(&exp);
+    free(b);
 }
 END_TEST
 
@@ -509,6 +537,7 @@ int main(void) {
     tcase_add_test(tc, test_writers_layout);
     tcase_add_test(tc, test_torch_fixtures);
     tcase_add_test(tc, test_convert_chain);
+    tcase_add_test(tc, test_zip64_end_record);
     tcase_add_loop_test(tc, test_hostile_corpus, 0, (int)(sizeof HOSTILE / sizeof HOSTILE[0]));
     tcase_add_test(tc, test_hostile_sanity);
     tcase_add_test(tc, test_pickle_vm_direct);
