@@ -25,10 +25,11 @@ int tg_conv2d_backward_kernel(float *dx, float *dw, const float *dout, const flo
 typedef enum { TG_CONV_AUTO = 0, TG_CONV_IM2COL, TG_CONV_WINOGRAD } tg_conv_algo;
 void tg_conv2d_set_algo(tg_conv_algo a);
 // Auto's rule: at least TG_WINOGRAD_MIN_TILES 4x4 tiles in the batch. Measured with
-// bench_ops (1 thread, CPU time): at batch 16, 224x224 Winograd is 1.35-1.7x faster on
-// every 3x3 layer (256 to 12544 tiles); at batch 1, 64x64 it ties at 64 tiles (layer1)
-// and loses 2-8x below, where its weight transform outweighs the small gemms.
-#define TG_WINOGRAD_MIN_TILES 128
+// bench_ops (1 thread, CPU time): at batch 16, 224x224 Winograd is 1.25-1.9x faster on
+// every 3x3 layer (256 to 12544 tiles); at batch 1, 64x64 it is 1.4x faster at 64 tiles
+// (layer1), ties at 16 and loses 2-4x below, where transforming the weights outweighs
+// the small gemms.
+#define TG_WINOGRAD_MIN_TILES 64
 bool tg_winograd_auto(const tg_conv_geom *g, int N);
 
 // Plain direct loops, the reference the fast kernels are checked against. Same contract

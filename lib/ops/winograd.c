@@ -237,26 +237,41 @@ static void dinput_task(void *arg, int64_t c0, int64_t c1) {
 }
 
 // ---- weights: U = G g G^T, and dw += G^T dU G; output channels [o0, o1) ----
+// Blocks of CB input channels: the nine taps are first gathered into rows over c, so the
+// transform runs as vector operations over c and writes each of the 16 planes of U
+// contiguously.
+#define CB 128
+
 static void weight_task(void *arg, int64_t o0, int64_t o1) {
     const wg_job *j = arg;
     const int C = j->C, OC = j->OC;
     const long xs = (long)OC * C;
+    float g[9][CB], s[4][3][CB];
     for (int64_t oc = o0; oc < o1; oc++)
-        for (int c = 0; c < C; c++) {
-            const float *g = j->w + (oc * C + c) * 9;
-            float s[4][3];
-            for (int q = 0; q < 3; q++) {  // rows: G g
-                s[0][q] = g[q];
-                s[1][q] = 0.5f * (g[q] + g[3 + q] + g[6 + q]);
-                s[2][q] = 0.5f * (g[q] - g[3 + q] + g[6 + q]);
-                s[3][q] = g[6 + q];
-            }
-            float *u = j->U + oc * C + c;
+        for (int c0 = 0; c0 < C; c0 += CB) {
+            const int nc = C - c0 < CB ? C - c0 : CB;
+            const float *wp = j->w + (oc * C + c0) * 9;
+            for (int c = 0; c < nc; c++)
+                for (int k = 0; k < 9; k++) g[k][c] = wp[c * 9 + k];
+            for (int q = 0; q < 3; q++)  // rows: G g
+                for (int c = 0; c < nc; c++) {
+                    const float g0 = g[q][c], g1 = g[3 + q][c], g2 = g[6 + q][c];
+                    s[0][q][c] = g0;
+                    s[1][q][c] = 0.5f * (g0 + g1 + g2);
+                    s[2][q][c] = 0.5f * (g0 - g1 + g2);
+                    s[3][q][c] = g2;
+                }
+            float *u = j->U + oc * C + c0;
             for (int r = 0; r < 4; r++) {  // columns: (G g) G^T
-                u[(r * 4 + 0) * xs] = s[r][0];
-                u[(r * 4 + 1) * xs] = 0.5f * (s[r][0] + s[r][1] + s[r][2]);
-                u[(r * 4 + 2) * xs] = 0.5f * (s[r][0] - s[r][1] + s[r][2]);
-                u[(r * 4 + 3) * xs] = s[r][2];
+                float *u0 = u + (r * 4 + 0) * xs, *u1 = u + (r * 4 + 1) * xs,
+                      *u2 = u + (r * 4 + 2) * xs, *u3 = u + (r * 4 + 3) * xs;
+                for (int c = 0; c < nc; c++) {
+                    const float a = s[r][0][c], b = s[r][1][c], d = s[r][2][c];
+                    u0[c] = a;
+                    u1[c] = 0.5f * (a + b + d);
+                    u2[c] = 0.5f * (a - b + d);
+                    u3[c] = d;
+                }
             }
         }
 }
@@ -265,23 +280,30 @@ static void dweight_task(void *arg, int64_t o0, int64_t o1) {
     const wg_job *j = arg;
     const int C = j->C, OC = j->OC;
     const long xs = (long)OC * C;
+    float s[3][4][CB], dg[9][CB];
     for (int64_t oc = o0; oc < o1; oc++)
-        for (int c = 0; c < C; c++) {
-            const float *u = j->U + oc * C + c;  // here: dU
-            float s[3][4];
+        for (int c0 = 0; c0 < C; c0 += CB) {
+            const int nc = C - c0 < CB ? C - c0 : CB;
+            const float *u = j->U + oc * C + c0;  // here: dU
             for (int q = 0; q < 4; q++) {  // rows: G^T dU
-                float u0 = u[(0 * 4 + q) * xs], u1 = u[(1 * 4 + q) * xs],
-                      u2 = u[(2 * 4 + q) * xs], u3 = u[(3 * 4 + q) * xs];
-                s[0][q] = u0 + 0.5f * (u1 + u2);
-                s[1][q] = 0.5f * (u1 - u2);
-                s[2][q] = 0.5f * (u1 + u2) + u3;
+                const float *u0 = u + (0 * 4 + q) * xs, *u1 = u + (1 * 4 + q) * xs,
+                            *u2 = u + (2 * 4 + q) * xs, *u3 = u + (3 * 4 + q) * xs;
+                for (int c = 0; c < nc; c++) {
+                    s[0][q][c] = u0[c] + 0.5f * (u1[c] + u2[c]);
+                    s[1][q][c] = 0.5f * (u1[c] - u2[c]);
+                    s[2][q][c] = 0.5f * (u1[c] + u2[c]) + u3[c];
+                }
             }
-            float *dg = j->dw + (oc * C + c) * 9;
-            for (int r = 0; r < 3; r++) {  // columns: (G^T dU) G
-                dg[r * 3 + 0] += s[r][0] + 0.5f * (s[r][1] + s[r][2]);
-                dg[r * 3 + 1] += 0.5f * (s[r][1] - s[r][2]);
-                dg[r * 3 + 2] += 0.5f * (s[r][1] + s[r][2]) + s[r][3];
-            }
+            for (int r = 0; r < 3; r++)  // columns: (G^T dU) G
+                for (int c = 0; c < nc; c++) {
+                    const float a = s[r][0][c], b = s[r][1][c], d = s[r][2][c], e = s[r][3][c];
+                    dg[r * 3 + 0][c] = a + 0.5f * (b + d);
+                    dg[r * 3 + 1][c] = 0.5f * (b - d);
+                    dg[r * 3 + 2][c] = 0.5f * (b + d) + e;
+                }
+            float *dw = j->dw + (oc * C + c0) * 9;
+            for (int c = 0; c < nc; c++)
+                for (int k = 0; k < 9; k++) dw[c * 9 + k] += dg[k][c];
         }
 }
 
