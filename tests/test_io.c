@@ -156,6 +156,41 @@ static unsigned char *slurp(const char *path, size_t *n) {
     return b;
 }
 
+// A safetensors header of 128 bytes makes the file start with 0x80, the pickle PROTO byte:
+// detection must still say safetensors (found with a 1-tensor file named like a .pth).
+START_TEST(test_detect_header_0x80) {
+    tg_statedict sd, back;
+    tg_statedict_init(&sd);
+    tg_error err = {0};
+    float v = 1.5f;
+    int64_t one[1] = {1};
+    // grow the name until the padded header is exactly 128 bytes
+    char name[200];
+    for (size_t len = 1; len < 150; len++) {
+        memset(name, 'k', len);
+        name[len] = '\0';
+        tg_statedict_free(&sd);
+        ck_assert_int_eq(tg_statedict_add(&sd, name, TG_DT_F32, 1, one, &v, &err), TG_OK);
+        const char *p = path_in(work_dir, "hdr128.safetensors");
+        ck_assert_int_eq(tg_statedict_save(p, &sd, &err), TG_OK);
+        size_t n;
+        unsigned char *b = slurp(p, &n);
+        int hit = b[0] == 0x80 && b[1] == 0;
+        if (hit) {
+            tg_statedict_init(&back);
+            ck_assert_msg(tg_statedict_load_mem(b, n, "model.pth", &back, &err) == TG_OK, "%s",
+                          err.msg);
+            assert_same(&sd, &back);
+            tg_statedict_free(&back);
+        }
+        free(b);
+        if (hit) break;
+        ck_assert_uint_lt(len, 149);
+    }
+    tg_statedict_free(&sd);
+}
+END_TEST
+
 START_TEST(test_writers_layout) {
     tg_statedict sd;
     make_every_dtype(&sd);
@@ -535,6 +570,7 @@ int main(void) {
     tcase_add_test(tc, test_statedict_basics);
     tcase_add_test(tc, test_roundtrip_every_dtype);
     tcase_add_test(tc, test_writers_layout);
+    tcase_add_test(tc, test_detect_header_0x80);
     tcase_add_test(tc, test_torch_fixtures);
     tcase_add_test(tc, test_convert_chain);
     tcase_add_test(tc, test_zip64_end_record);

@@ -208,9 +208,11 @@ tg_status tg_statedict_load_mem(const void *buf, size_t n, const char *name, tg_
         return tg_error_set(err, TG_ERR_FORMAT,
                             "%s: PYTORCH1 (pre-1.6 preview) format is not supported; re-save it "
                             "with torch.save", name);
-    if (b[0] == 0x80) return tg_pth_read(b, n, name, sd, err);
+    // safetensors before pickle: a header length like 128 also starts with byte 0x80, but
+    // a legacy .pth has 0xf9 (inside its magic number) where safetensors has '{'
     if ((n > 8 && b[8] == '{') || ends_with(name, ".safetensors"))
         return tg_safetensors_read(b, n, name, sd, err);
+    if (n >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) return tg_pth_read(b, n, name, sd, err);
     return tg_error_set(err, TG_ERR_FORMAT,
                         "%s: unrecognized format: not a zip .pth, a legacy .pth or a "
                         "safetensors file (first bytes %02x %02x %02x %02x)",
