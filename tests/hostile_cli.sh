@@ -1,0 +1,451 @@
+#!/usr/bin/env bash
+# hostile_cli.sh TGFINETUNE [IMAGES_DIR]: the real binary against the hostile inputs of
+# bad-inputs.md that apply at the CLI level. Every case asserts an exit code and a message
+# fragment; an exit from a signal (>= 128, unless it is the asked-for 130) or sanitizer
+# output is always a failure.
+#  1. a training folder with broken images mixed in (empty, truncated PNG, JPEG cut inside
+#     the scan, garbage, PNG named .jpg, 1x1, 100000x100000 IHDR, 65500x65500 SOF, symlink
+#     loops, dot-files, mode 000 when not root): trains on the good ones, names each bad one,
+#     counts them on stdout and in metrics.jsonl; above data.max_bad_fraction it stops;
+#  2. bad configs (missing, unknown, wrong-typed, out-of-range keys; duplicate key, deep
+#     nesting, bad JSON): exit 2 naming the key, nothing written;
+#  3. hostile checkpoints for info, convert and train (pickle GLOBAL os.system and friends,
+#     pickle VM abuse, truncated zip, empty, random bytes, safetensors with a huge header,
+#     overlapping/holed/out-of-bounds offsets, shape overflow; NaN weights, missing and
+#     unexpected keys, backbone shape mismatch): exit 1 with the reason, nothing executed,
+#     no output file; a head of another class count is replaced with a note;
+#  4. disk full while saving (a small tmpfs when mount works, and an LD_PRELOAD write()
+#     shim failing with ENOSPC): error reported, no temporary file, previous file intact;
+#  5. SIGINT mid-training: exit 130, checkpoint loads; kill -9 of the resumed run: the last
+#     checkpoint still loads and --resume finishes the run;
+#  6. predict/eval on a broken image.
+# Hostile files are made here (bash + python3's standard library, no PyTorch); a real JPEG
+# to cut comes from IMAGES_DIR (default $TG_TEST_DATA/images). Ends with "N passed, M failed".
+set -u
+BIN=$(realpath "$1")
+IMAGES=${2:-${TG_TEST_DATA:-$(dirname "$0")/data}/images}
+npass=0
+nfail=0
+pass() { echo "ok: $*"; npass=$((npass + 1)); }
+fail() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+line_has() { grep -F -- "$2" "$1" | grep -qF -- "$3"; }  # file, fragment, fragment: one line has both
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/tg_hostile_XXXXXX")
+MOUNTED=
+cleanup() {
+    [[ -n $MOUNTED ]] && umount "$MOUNTED" 2> /dev/null
+    chmod -R u+rwx "$W" 2> /dev/null
+    rm -rf "$W"
+}
+trap cleanup EXIT
+cd "$W" || exit 1
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-2}
+
+# sane: the output of the last run() has no sign of a crash or a sanitizer report
+sane() {  # rc, allowed signal rc (or "")
+    if [[ $1 -ge 128 && $1 != "${2:-}" ]]; then echo "  (killed by signal $(($1 - 128)))"; return 1; fi
+    if grep -qE 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:|SUMMARY: [A-Za-z]+Sanitizer' \
+        out.txt err.txt; then
+        echo "  (sanitizer report)"; grep -m5 -E 'Sanitizer|runtime error' err.txt; return 1
+    fi
+}
+# expect NAME RC FRAGMENT -- CMD...: CMD exits RC and FRAGMENT (fixed string) is in its
+# stderr or stdout ("" = no fragment asked)
+expect() {
+    local name=$1 want=$2 frag=$3; shift 4
+    "$@" > out.txt 2> err.txt < /dev/null
+    local rc=$?
+    if [[ $rc -eq $want ]] && sane $rc "" && { [[ -z $frag ]] || grep -qF -- "$frag" out.txt err.txt; }; then
+        pass "$name"
+    else
+        fail "$name (rc=$rc, want $want and \"$frag\"; stderr: $(head -c 600 err.txt))"
+    fi
+}
+
+# ---------------------------------------------------------------- hostile files
+python3 - "$IMAGES" <<'EOF' || { echo "FAIL: generating the hostile files"; echo "0 passed, 1 failed"; exit 1; }
+import json, os, random, struct, sys, zipfile, zlib, math
+images = sys.argv[1]
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+def png_bytes(w, h, raw):
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+rnd = random.Random(3)
+def rand_png(path, w=32, h=32):
+    raw = b"".join(b"\x00" + bytes(rnd.randrange(256) for _ in range(w * 3)) for _ in range(h))
+    open(path, "wb").write(png_bytes(w, h, raw))
+
+# 1. image folders: good/ (clean) and mixed/ (the same plus broken files)
+for root in ("good", "mixed"):
+    for cls in ("cat", "dog"):
+        os.makedirs(f"{root}/{cls}", exist_ok=True)
+        for i in range(6):
+            rand_png(f"{root}/{cls}/{i}.png")
+jpeg = open(os.path.join(images, "baseline420.jpg"), "rb").read()
+open("mixed/cat/real.jpg", "wb").write(jpeg)                       # a good JPEG
+open("mixed/cat/empty.png", "wb").close()                          # 0 bytes
+open("mixed/cat/trunc40.png", "wb").write(open("mixed/cat/0.png", "rb").read()[:40])
+sos = jpeg.index(b"\xff\xda")
+open("mixed/cat/trunc_scan.jpg", "wb").write(jpeg[:sos + (len(jpeg) - sos) // 2])  # cut in the scan
+open("mixed/dog/garbage.jpg", "wb").write(bytes(rnd.randrange(256) for _ in range(3000)))
+open("mixed/dog/png_named.jpg", "wb").write(open("mixed/dog/0.png", "rb").read())  # PNG as .jpg
+open("mixed/dog/one.png", "wb").write(png_bytes(1, 1, b"\x00\x10\x20\x30"))          # 1x1
+open("mixed/dog/huge.png", "wb").write(png_bytes(100000, 100000, b"\x00" * 64))     # IHDR bomb
+sof = jpeg.index(b"\xff\xc0")
+huge = bytearray(jpeg); huge[sof + 5:sof + 9] = struct.pack(">HH", 65500, 65500)    # SOF bomb
+open("mixed/dog/huge.jpg", "wb").write(bytes(huge))
+os.makedirs("mixed/dog/.ipynb_checkpoints")
+rand_png("mixed/dog/.ipynb_checkpoints/7.png")                    # hidden: not an image of dog
+open("mixed/dog/.DS_Store", "wb").write(b"\x00\x00\x00\x01Bud1")
+open("mixed/dog/notes.txt", "w").write("not an image\n")
+open("bad1.png", "wb").write(open("mixed/cat/trunc40.png", "rb").read())
+
+# 3. checkpoints. A resnet18 state_dict (constant weights, 10-class head) and variants.
+def st_write(path, ts, meta=None, hook=None, raw=None):
+    h = {}
+    if meta: h["__metadata__"] = meta
+    off = 0
+    for k, (dt, shape, data) in ts.items():
+        h[k] = {"dtype": dt, "shape": shape, "data_offsets": [off, off + len(data)]}
+        off += len(data)
+    if hook: hook(h)
+    hb = raw if raw is not None else json.dumps(h).encode()
+    hb += b" " * (-len(hb) % 8)
+    if raw is None and len(hb) % 256 == 128: hb += b" " * 8   # see the report: 0x80 sniffing
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(hb)) + hb)
+        for _, _, d in ts.values(): f.write(d)
+def numel(s):
+    n = 1
+    for d in s: n *= d
+    return n
+def f32(shape, v): return ["F32", shape, struct.pack("<f", v) * numel(shape)]
+def resnet18(classes):
+    ts = {}
+    def bn(p, c):
+        ts[p + ".weight"] = f32([c], 1.0); ts[p + ".bias"] = f32([c], 0.0)
+        ts[p + ".running_mean"] = f32([c], 0.0); ts[p + ".running_var"] = f32([c], 1.0)
+        ts[p + ".num_batches_tracked"] = ["I64", [], struct.pack("<q", 0)]
+    ts["conv1.weight"] = f32([64, 3, 7, 7], 0.01); bn("bn1", 64)
+    cin = 64
+    for li, cout in enumerate([64, 128, 256, 512], 1):
+        for b in range(2):
+            p = "layer%d.%d" % (li, b); i = cin if b == 0 else cout
+            ts[p + ".conv1.weight"] = f32([cout, i, 3, 3], 0.01); bn(p + ".bn1", cout)
+            ts[p + ".conv2.weight"] = f32([cout, cout, 3, 3], 0.01); bn(p + ".bn2", cout)
+            if b == 0 and li > 1:
+                ts[p + ".downsample.0.weight"] = f32([cout, cin, 1, 1], 0.01)
+                bn(p + ".downsample.1", cout)
+        cin = cout
+    ts["fc.weight"] = f32([classes, 512], 0.01); ts["fc.bias"] = f32([classes], 0.0)
+    return ts
+os.makedirs("ck")
+base = resnet18(10)
+st_write("ck/fc10.safetensors", base, {"format": "pt"})
+t = dict(base); w = t["layer2.0.conv1.weight"]
+t["layer2.0.conv1.weight"] = ["F32", w[1], struct.pack("<3f", math.nan, math.inf, -math.inf) + w[2][12:]]
+st_write("ck/nan.safetensors", t)
+t = dict(base); del t["layer4.1.bn2.running_var"]
+st_write("ck/missing.safetensors", t)
+t = dict(base); t["layer5.0.conv1.weight"] = f32([2], 0.0)
+st_write("ck/unexpected.safetensors", t)
+t = dict(base); t["conv1.weight"] = f32([64, 3, 5, 5], 0.01)
+st_write("ck/shape.safetensors", t)
+small = {"a": f32([2], 1.0), "b": f32([2], 2.0)}
+with open("ck/st_hugeheader.safetensors", "wb") as f:
+    f.write(struct.pack("<Q", 1 << 62) + b'{"a":')
+with open("ck/st_header_gt_file.safetensors", "wb") as f:
+    f.write(struct.pack("<Q", 4096) + b'{"a": {"dtype":"F32","shape":[2],"data_offsets":[0,8]}}')
+def overlap(h): h["b"]["data_offsets"] = [4, 12]
+st_write("ck/st_overlap.safetensors", small, hook=overlap)
+def hole(h): h["b"]["data_offsets"] = [12, 20]
+st_write("ck/st_hole.safetensors", {"a": small["a"], "b": ["F32", [3], struct.pack("<3f", 1, 2, 3)]}, hook=hole)
+def beyond(h): h["b"]["data_offsets"] = [8, 1 << 40]
+st_write("ck/st_beyond.safetensors", small, hook=beyond)
+def ovf(h): h["a"]["shape"] = [4194305, 4194305, 211106198978564]
+st_write("ck/st_shape_overflow.safetensors", small, hook=ovf)
+def rev(h): h["a"]["data_offsets"] = [8, 0]
+st_write("ck/st_reversed.safetensors", small, hook=rev)
+st_write("ck/st_notjson.safetensors", small, raw=b"{not json at all")
+st_write("ck/st_dupkey.safetensors", {"a": small["a"]},
+         raw=b'{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}')
+st_write("ck/st_truncdata.safetensors", {"a": small["a"]},
+         raw=b'{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}')
+open("ck/st_short.safetensors", "wb").write(b"\x10\x00\x00")
+open("ck/empty.pth", "wb").close()
+open("ck/random.pth", "wb").write(b"\x42\x4f" + bytes(rnd.randrange(256) for _ in range(4094)))
+def pth(path, pkl):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", pkl)
+        z.writestr("archive/version", "3\n")
+cmd = b"touch " + os.path.abspath("PWNED").encode()
+call = b"X" + struct.pack("<I", len(cmd)) + cmd + b"\x85R."
+pth("ck/evil_os_system.pth", b"\x80\x02cos\nsystem\n" + call)
+open("ck/evil_legacy.pth", "wb").write(b"\x80\x02cos\nsystem\n" + call)
+pth("ck/evil_posix.pth", b"\x80\x02cposix\nsystem\n" + call)
+pth("ck/evil_eval.pth", b"\x80\x02c__builtin__\neval\nX\x0b\x00\x00\x00__import__(\x85R.")
+pth("ck/pk_setitem_list.pth", b"\x80\x02]K\x01K\x02s.")
+pth("ck/pk_bad_memo.pth", b"\x80\x02h\xff.")
+pth("ck/pk_huge_memo.pth", b"\x80\x02j\xff\xff\xff\x7f.")
+pth("ck/pk_deep_mark.pth", b"\x80\x02" + b"(" * 1000000 + b"}.")
+pth("ck/pk_underflow.pth", b"\x80\x02s.")
+pth("ck/pk_no_stop.pth", b"\x80\x02}")
+with zipfile.ZipFile("ck/zip_nopkl.pth", "w") as z: z.writestr("archive/version", "3\n")
+EOF
+[[ -e mixed/cat/real.jpg ]] || { fail "hostile files made"; echo "$npass passed, $nfail failed"; exit 1; }
+
+ln -s . mixed/dog/self_loop                 # a symlink loop onto its own folder
+mkdir -p mixed/dog/sub && ln -s .. mixed/dog/sub/parent_loop   # and onto its parent
+cp mixed/cat/0.png mixed/dog/sub/deep.png   # a good image one level down
+UNREADABLE=0
+if [[ $(id -u) -ne 0 ]]; then   # root reads mode 000 anyway: the case only means something otherwise
+    cp mixed/cat/1.png mixed/cat/unreadable.png && chmod 000 mixed/cat/unreadable.png && UNREADABLE=1
+fi
+# good: cat 6 PNG + real.jpg; dog 6 PNG + png_named.jpg + one.png + sub/deep.png
+GOOD=16
+BAD=$((6 + UNREADABLE))   # empty, trunc40, trunc_scan, garbage, huge.png, huge.jpg [, unreadable]
+
+cfg() {  # output, train folder, extra top-level JSON members
+    cat <<EOF
+{"model": {"weights": ${WEIGHTS:-null}},
+ "data": {"train": "$2", "image_size": 32, "resize": 32, "augment": false, "max_bad_fraction": ${MAXBAD:-0.5}},
+ "train": {"epochs": ${EPOCHS:-1}, "batch_size": ${BATCH:-16}, "threads": 2, "checkpoint_every": ${CKEVERY:-0}},
+ "optimizer": {"lr": 0.01, "momentum": 0.9},
+ "output": "$1"${3:+, $3}}
+EOF
+}
+
+# ---------------------------------------------------------------- 1. broken images
+WEIGHTS='"ck/fc10.safetensors"' cfg runs/mixed mixed > mixed.json
+expect "training on a folder with broken images exits 0" 0 "" -- "$BIN" train --config mixed.json
+cp out.txt mixed.out; cp err.txt mixed.err
+for f in cat/empty.png:"empty file" cat/trunc40.png:"truncated PNG" cat/trunc_scan.jpg:"bad JPEG" \
+         dog/garbage.jpg:"not a PNG or JPEG" dog/huge.png:"exceeds the cap" \
+         dog/huge.jpg:"exceeds the cap"; do
+    check "names mixed/${f%%:*} with \"${f#*:}\"" line_has mixed.err "mixed/${f%%:*}: " "${f#*:}"
+done
+[[ $UNREADABLE -eq 1 ]] && check "names the mode-000 file: Permission denied" \
+    grep -q "unreadable.png: .*Permission denied" mixed.err
+check "good files are not reported (png_named.jpg, one.png, real.jpg)" \
+    test -z "$(grep -E 'png_named.jpg|one.png|real.jpg|deep.png' mixed.err)"
+check "each bad file is reported once (symlink loops not walked twice)" \
+    test "$(grep -cE 'mixed/(cat|dog)/.*: ' mixed.err)" -eq $BAD
+check "the startup line counts $((GOOD + BAD)) images (loops terminate, dot-names and .txt not counted)" \
+    grep -q "2 classes, $((GOOD + BAD)) training images" mixed.err
+check "hidden names are skipped with a notice" grep -q "hidden names starting with '.'" mixed.err
+check "the 10-class head of the weights is replaced with a note" \
+    grep -q "10-class head is replaced by a new 2-class head" mixed.err
+check "the epoch line counts $GOOD images, $BAD skipped" grep -q "| $GOOD images, $BAD skipped |" mixed.out
+python3 - runs/mixed/metrics.jsonl $GOOD $BAD <<'EOF' && pass "metrics.jsonl: images $GOOD, skipped $BAD" || fail "metrics.jsonl: images $GOOD, skipped $BAD"
+import json, sys
+m = [json.loads(l) for l in open(sys.argv[1])]
+assert len(m) == 1 and m[0]["images"] == int(sys.argv[2]) and m[0]["skipped"] == int(sys.argv[3]), m
+EOF
+check "model.safetensors written" test -s runs/mixed/model.safetensors
+expect "the model's info lists its 2 classes" 0 '["cat","dog"]' -- "$BIN" info runs/mixed/model.safetensors
+
+MAXBAD=0.1 cfg runs/toobad mixed > toobad.json
+expect "above data.max_bad_fraction: exit 1 naming the fraction" 1 "more than the allowed fraction 0.1" \
+    -- "$BIN" train --config toobad.json
+check "  no model written" test ! -e runs/toobad/model.safetensors
+
+# ---------------------------------------------------------------- 2. bad configs
+D='"data": {"train": "good", "image_size": 32}, "output": "runs/bad"'
+badcfg() {  # name, fragment, JSON
+    printf '%s\n' "$3" > bad.json
+    expect "config: $1" 2 "$2" -- "$BIN" train --config bad.json
+}
+badcfg "missing data.train" 'missing key "data.train"' '{"output": "runs/bad"}'
+badcfg "missing output" 'missing key "output"' '{"data": {"train": "good"}}'
+badcfg "unknown top-level key" 'unknown key "lrr"; did you mean "optimizer.lr"?' "{$D, \"lrr\": 0.1}"
+badcfg "unknown nested key" 'unknown key "optimizer.lrr"; did you mean "optimizer.lr"?' "{$D, \"optimizer\": {\"lrr\": 0.1}}"
+badcfg "lr as a string" 'optimizer.lr must be a finite number > 0 (got "0.1")' "{$D, \"optimizer\": {\"lr\": \"0.1\"}}"
+badcfg "lr -1" 'optimizer.lr must be a finite number > 0 (got -1)' "{$D, \"optimizer\": {\"lr\": -1}}"
+badcfg "lr 0" 'optimizer.lr must be a finite number > 0 (got 0)' "{$D, \"optimizer\": {\"lr\": 0}}"
+badcfg "lr 1e999" 'optimizer.lr must be a finite number > 0' "{$D, \"optimizer\": {\"lr\": 1e999}}"
+badcfg "num_classes 0" 'model.num_classes must be null or an integer >= 2' "{$D, \"model\": {\"num_classes\": 0}}"
+badcfg "num_classes 2.5" 'model.num_classes must be null or an integer >= 2 (the number of class folders) (got 2.5)' \
+    "{$D, \"model\": {\"num_classes\": 2.5}}"
+badcfg "num_classes 3e9" 'model.num_classes must be null or an integer >= 2 (the number of class folders) (got 3000000000)' \
+    "{$D, \"model\": {\"num_classes\": 3e9}}"
+badcfg "num_classes not the folder count" 'model.num_classes is 3 but' "{$D, \"model\": {\"num_classes\": 3}}"
+badcfg "freeze pattern matching nothing lists real names" 'freeze pattern "layer9.*" matches no parameter; parameter names look like conv1.weight' \
+    "{$D, \"freeze\": [\"layer9.*\"]}"
+badcfg "freeze not an array" 'freeze must be an array' "{$D, \"freeze\": \"layer1.*\"}"
+badcfg "duplicate key" 'duplicate key "optimizer.lr"' "{$D, \"optimizer\": {\"lr\": 0.1, \"lr\": 0.2}}"
+badcfg "duplicate top-level key" 'duplicate key "data"' "{$D, \"data\": 5}"
+badcfg "epochs 1.5" 'train.epochs must be an integer >= 1 (got 1.5)' "{$D, \"train\": {\"epochs\": 1.5}}"
+badcfg "batch_size 1e300" 'train.batch_size must be an integer in [1, 65536]' "{$D, \"train\": {\"batch_size\": 1e300}}"
+badcfg "seed -1" 'train.seed must be an integer in [0, 2^53] (got -1)' "{$D, \"train\": {\"seed\": -1}}"
+badcfg "momentum 1" 'optimizer.momentum must be a number in [0, 1) (got 1)' "{$D, \"optimizer\": {\"momentum\": 1}}"
+badcfg "nesterov without momentum" 'optimizer.nesterov needs optimizer.momentum > 0' "{$D, \"optimizer\": {\"nesterov\": true, \"momentum\": 0}}"
+badcfg "image_size 0" 'data.image_size must be an integer in [1, 8192] (got 0)' '{"data": {"train": "good", "image_size": 0}, "output": "runs/bad"}'
+badcfg "std with a zero" 'data.std must be an array of 3 finite numbers > 0' '{"data": {"train": "good", "std": [1, 0, 1]}, "output": "runs/bad"}'
+badcfg "mean of 2 numbers" 'data.mean must be an array of 3 finite numbers' '{"data": {"train": "good", "mean": [1, 2]}, "output": "runs/bad"}'
+badcfg "max_bad_fraction 1.5" 'data.max_bad_fraction must be a number in [0, 1] (got 1.5)' '{"data": {"train": "good", "max_bad_fraction": 1.5}, "output": "runs/bad"}'
+badcfg "label_smoothing 1" 'loss.label_smoothing must be a number in [0, 1) (got 1)' "{$D, \"loss\": {\"label_smoothing\": 1}}"
+badcfg "scheduler type typo" 'scheduler.type must be "constant", "step" or "cosine" (got "cosin")' "{$D, \"scheduler\": {\"type\": \"cosin\"}}"
+badcfg "truncated JSON gives the position" 'bad.json: invalid JSON at line 2, column 1' "{$D,"
+badcfg "trailing garbage gives the position" 'bad.json: invalid JSON at line 1, column' "{$D} trailing"
+badcfg "a JSON array" 'the config must be a JSON object' '[]'
+badcfg "an empty file" 'bad.json: invalid JSON' ''
+python3 -c "print('{\"model\": ' + '[' * 5000 + ']' * 5000 + ', \"data\": {\"train\": \"good\"}, \"output\": \"runs/bad\"}')" > deep.json
+expect "config: nesting 5000 deep is refused with a position" 2 "deep.json: invalid JSON at line 1, column" \
+    -- "$BIN" train --config deep.json
+check "  config errors wrote nothing" test ! -e runs/bad
+expect "config file that does not exist: exit 2 naming it" 2 "nothere.json" -- "$BIN" train --config nothere.json
+expect "--threads -1: exit 2" 2 "" -- "$BIN" train --config mixed.json --threads -1
+expect "unknown option: exit 2" 2 "" -- "$BIN" train --config mixed.json --bogus
+
+# ---------------------------------------------------------------- 3. hostile checkpoints
+"$BIN" convert ck/fc10.safetensors -o ck/good.pth > /dev/null 2>&1
+check "convert safetensors -> .pth (for the truncation case)" test -s ck/good.pth
+head -c 100000 ck/good.pth > ck/trunc.pth
+hostile() {  # file, fragment
+    expect "info $1: exit 1, \"$2\"" 1 "$2" -- "$BIN" info "ck/$1"
+    expect "convert $1: exit 1" 1 "$2" -- "$BIN" convert "ck/$1" -o ck/converted.safetensors
+    check "  convert $1 left no output" test -z "$(ls ck | grep converted)"
+}
+hostile evil_os_system.pth "disallowed global os.system"
+hostile evil_legacy.pth "disallowed global os.system"
+hostile evil_posix.pth "disallowed global posix.system"
+hostile evil_eval.pth "disallowed global __builtin__.eval"
+check "the pickled os.system was never run" test ! -e PWNED
+hostile pk_setitem_list.pth "SETITEM on a list"
+hostile pk_bad_memo.pth "bad memo index"
+hostile pk_huge_memo.pth "bad memo index"
+hostile pk_deep_mark.pth "MARK depth exceeds"
+hostile pk_underflow.pth "stack underflow"
+hostile pk_no_stop.pth "no STOP opcode"
+hostile zip_nopkl.pth "no 'archive/data.pkl' record"
+hostile trunc.pth "incomplete zip"
+hostile empty.pth "empty file"
+hostile random.pth "unrecognized format"
+hostile st_hugeheader.safetensors "exceeds the cap"
+hostile st_header_gt_file.safetensors "exceeds the file size"
+hostile st_overlap.safetensors "overlap"
+hostile st_hole.safetensors "hole"
+hostile st_beyond.safetensors "data_offsets [8, 1099511627776]"
+hostile st_shape_overflow.safetensors "shape overflows"
+hostile st_reversed.safetensors "begin <= end"
+hostile st_notjson.safetensors "not a valid JSON object"
+hostile st_dupkey.safetensors "duplicate tensor name 'a'"
+hostile st_truncdata.safetensors "out of bounds"
+hostile st_short.safetensors "truncated safetensors file"
+
+wtrain() {  # file, fragment: train with model.weights = ck/file refuses before training
+    WEIGHTS="\"ck/$1\"" cfg "runs/w_$1" good > w.json
+    expect "train with weights $1: exit 1, \"$2\"" 1 "$2" -- "$BIN" train --config w.json
+    check "  no output for weights $1" test ! -e "runs/w_$1/model.safetensors"
+}
+wtrain nan.safetensors "layer2.0.conv1.weight: element 0 is not finite"
+wtrain missing.safetensors "missing keys (1): layer4.1.bn2.running_var"
+wtrain unexpected.safetensors "unexpected keys (1): layer5.0.conv1.weight"
+wtrain shape.safetensors "size mismatch for conv1.weight: shape (64, 3, 5, 5) in the file, (64, 3, 7, 7) in the model"
+wtrain evil_os_system.pth "disallowed global os.system"
+wtrain trunc.pth "incomplete zip"
+wtrain st_overlap.safetensors "overlap"
+wtrain nothere.pth "No such file or directory"
+check "the pickled os.system was never run (train)" test ! -e PWNED
+
+# ---------------------------------------------------------------- 4. disk full while saving
+notmp() { ! ls -A "$1" | grep -q '\.tmp'; }
+cp ck/fc10.safetensors old.safetensors
+if mkdir -p full && mount -t tmpfs -o size=64m tmpfs full 2> /dev/null; then
+    MOUNTED=$W/full
+    cp old.safetensors full/model.safetensors   # 45 MB of 64: a second copy cannot fit
+    expect "disk full (tmpfs): convert exits 1 with ENOSPC" 1 "No space left on device" \
+        -- "$BIN" convert runs/mixed/model.safetensors -o full/model.safetensors
+    check "  no temporary file left in the full directory" notmp full
+    check "  the previous file is intact" cmp -s old.safetensors full/model.safetensors
+    umount full && MOUNTED=
+else
+    echo "note: mount -t tmpfs not permitted: the tmpfs disk-full case is not run"
+fi
+if command -v cc > /dev/null; then
+    cat > enospc.c <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+/* write() to regular files succeeds for FAIL_WRITE_AFTER bytes (one short write), then ENOSPC */
+static long long left = -1;
+ssize_t write(int fd, const void *buf, size_t n) {
+    static ssize_t (*real)(int, const void *, size_t);
+    if (!real) real = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+    if (fd <= 2) return real(fd, buf, n);
+    if (left < 0) left = atoll(getenv("FAIL_WRITE_AFTER") ? getenv("FAIL_WRITE_AFTER") : "0");
+    if (left == 0) { errno = ENOSPC; return -1; }
+    if ((long long)n > left) n = (size_t)left;
+    ssize_t w = real(fd, buf, n);
+    if (w > 0) left -= w;
+    return w;
+}
+EOF
+    if cc -shared -fPIC -O1 -o enospc.so enospc.c -ldl 2> /dev/null; then
+        mkdir -p shim && cp old.safetensors shim/model.safetensors
+        expect "disk full (write shim): convert exits 1 with ENOSPC" 1 "No space left on device" \
+            -- env FAIL_WRITE_AFTER=5000 LD_PRELOAD="$W/enospc.so" "$BIN" convert runs/mixed/model.safetensors -o shim/model.safetensors
+        check "  no temporary file left" notmp shim
+        check "  the previous file is intact" cmp -s old.safetensors shim/model.safetensors
+        expect "disk full (write shim) on the first byte: exit 1" 1 "No space left on device" \
+            -- env FAIL_WRITE_AFTER=0 LD_PRELOAD="$W/enospc.so" "$BIN" convert ck/fc10.safetensors -o shim/new.pth
+        check "  no file and no temporary file" test -z "$(ls -A shim | grep -v '^model.safetensors$')"
+    else
+        echo "note: cc cannot build the LD_PRELOAD shim: the shim disk-full cases are not run"
+    fi
+fi
+
+# ---------------------------------------------------------------- 5. SIGINT, kill -9, --resume
+EPOCHS=2 BATCH=4 CKEVERY=1 cfg runs/cut good > cut.json    # 12 images: 3 steps per epoch
+"$BIN" train --config cut.json > cut.out 2> cut.err &
+pid=$!
+for _ in $(seq 1200); do [[ -e runs/cut/checkpoint.safetensors ]] && break; sleep 0.05; done
+kill -INT $pid
+wait $pid
+rc=$?
+cp cut.out out.txt; cp cut.err err.txt
+check "SIGINT mid-training exits 130 (rc=$rc)" test $rc -eq 130
+check "  and nothing crashed" sane $rc 130
+check "  says the checkpoint was saved" grep -q "checkpoint saved" cut.err
+check "  checkpoint present, no model.safetensors" test -s runs/cut/checkpoint.safetensors -a ! -e runs/cut/model.safetensors
+expect "  info reads the checkpoint" 0 "tgfinetune_checkpoint" -- "$BIN" info runs/cut/checkpoint.safetensors
+
+# kill -9 the resumed run once it has written a newer checkpoint (maybe in the middle of the next)
+cp runs/cut/checkpoint.safetensors ck_before
+"$BIN" train --config cut.json --resume > k9.out 2> k9.err &
+pid=$!
+for _ in $(seq 1200); do cmp -s ck_before runs/cut/checkpoint.safetensors || break; sleep 0.05; done
+sleep 0.$((RANDOM % 5))
+kill -9 $pid
+wait $pid 2> /dev/null
+rc=$?
+check "kill -9 during training (rc=$rc)" test $rc -eq 137 -o $rc -eq 0
+expect "  the last checkpoint still loads (info)" 0 "tgfinetune_checkpoint" -- "$BIN" info runs/cut/checkpoint.safetensors
+expect "--resume after kill -9 finishes the run" 0 "resuming" -- "$BIN" train --config cut.json --resume
+check "  model.safetensors written" test -s runs/cut/model.safetensors
+check "  one metrics line per epoch" test "$(wc -l < runs/cut/metrics.jsonl)" -eq 2
+
+# ---------------------------------------------------------------- 6. predict / eval on bad images
+expect "predict on a truncated PNG: exit 1 naming it" 1 "bad1.png" \
+    -- "$BIN" predict bad1.png good/cat/0.png --model runs/cut/model.safetensors --json
+python3 -c "import json,sys; a=json.load(open('out.txt')); assert [r['image'] for r in a]==['good/cat/0.png']" 2> /dev/null
+check "  the good image is still classified" test $? -eq 0
+expect "predict with a hostile model file: exit 1" 1 "disallowed global os.system" \
+    -- "$BIN" predict good/cat/0.png --model ck/evil_os_system.pth
+expect "predict with a model without class names: exit 1" 1 "" \
+    -- "$BIN" predict good/cat/0.png --model ck/fc10.safetensors
+expect "eval --json on the mixed folder names the bad files" 0 "mixed/dog/huge.png: " \
+    -- "$BIN" eval --model runs/cut/model.safetensors --data mixed --json
+python3 - out.txt $GOOD $BAD <<'EOF' && pass "  eval counts $GOOD images, $BAD skipped" || fail "  eval counts $GOOD images, $BAD skipped"
+import json, sys
+e = json.load(open(sys.argv[1]))
+assert e["images"] == int(sys.argv[2]) and e["skipped"] == int(sys.argv[3]), e
+assert sum(map(sum, e["confusion"])) == int(sys.argv[2]), e
+EOF
+
+echo "$npass passed, $nfail failed"
+exit $((nfail > 0))
