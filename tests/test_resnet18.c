@@ -488,6 +488,38 @@ START_TEST(test_frozen_no_grad_and_arena_flat) {
 }
 END_TEST
 
+// A frozen backbone keeps no intermediate tensors: its step needs far less arena memory,
+// and gives the same logits as the same model run fully trainable.
+START_TEST(test_frozen_memory) {
+    tg_resnet18 *m = make_model(4, 5);
+    int64_t xs[4] = {2, 3, 64, 64};
+    tg_tensor *x = tg_tensor_new(4, xs);
+    fill(x->data, x->numel, 5, 79, -1, 1);
+    tg_ctx c;
+    tg_ctx_init(&c);
+    tg_resnet18_train(m, false);  // eval: running stats stay, so both passes see the same model
+    tg_tensor *y_full = tg_resnet18_forward(&c, m, x);
+    ck_assert_msg(y_full != NULL, "%s", tg_ctx_error(&c));
+    float ref[8];
+    memcpy(ref, y_full->data, sizeof ref);
+    ck_assert_int_eq(tg_backward(&c, tg_sum(&c, y_full), NULL, false), TG_OK);
+    size_t full_peak = c.arena.peak;
+    tg_ctx_free(&c);
+    tg_ctx_init(&c);
+    ck_assert_int_eq(tg_resnet18_freeze(m, "*"), 62);
+    ck_assert_int_eq(tg_resnet18_unfreeze(m, "fc.*"), 2);
+    tg_tensor *y = tg_resnet18_forward(&c, m, x);
+    ck_assert_msg(y != NULL, "%s", tg_ctx_error(&c));
+    for (int i = 0; i < 8; i++) ck_assert_float_eq(y->data[i], ref[i]);
+    ck_assert_int_eq(tg_backward(&c, tg_sum(&c, y), NULL, false), TG_OK);
+    ck_assert_msg(c.arena.peak * 3 < full_peak, "frozen peak %zu, full %zu", c.arena.peak,
+                  full_peak);
+    tg_ctx_free(&c);
+    tg_tensor_free(x);
+    tg_resnet18_free(m);
+}
+END_TEST
+
 START_TEST(test_freeze_bn_stats) {
     tg_resnet18 *m = make_model(4, 4);
     tg_resnet18 *ref = make_model(4, 4);
@@ -599,6 +631,7 @@ int main(void) {
     tcase_add_test(tc, test_sgd_semantics);
     tcase_add_test(tc, test_frozen_no_grad_and_arena_flat);
     tcase_add_test(tc, test_freeze_bn_stats);
+    tcase_add_test(tc, test_frozen_memory);
     tcase_add_test(tc, test_parity_full);
     tcase_add_test(tc, test_parity_frozen);
     tcase_add_test(tc, test_parity_tutorial);

@@ -72,6 +72,22 @@ void *tg_arena_calloc(tg_arena *a, size_t bytes) {
     return p;
 }
 
+tg_arena_mark tg_arena_get_mark(const tg_arena *a) {
+    return (tg_arena_mark){a->head, a->head ? a->head->used : 0, a->used_total};
+}
+
+void tg_arena_release(tg_arena *a, tg_arena_mark m) {
+    while (a->head && a->head != m.head) {
+        tg_arena_block *b = a->head;
+        a->head = b->prev;
+        a->capacity -= b->size;
+        free(b->raw);
+        free(b);
+    }
+    if (a->head) a->head->used = m.used;
+    a->used_total = m.used_total;
+}
+
 void tg_arena_reset(tg_arena *a) {
     if (a->head && a->head->prev) {
         // more than one block: replace them all by one that holds the peak

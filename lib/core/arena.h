@@ -22,6 +22,17 @@ void tg_arena_init(tg_arena *a);
 void *tg_arena_alloc(tg_arena *a, size_t bytes);
 // Same, zero-filled.
 void *tg_arena_calloc(tg_arena *a, size_t bytes);
+// A position in the arena, to release what was allocated after it while a step runs:
+// the model runs a frozen block (no graph recorded) and keeps only its output.
+typedef struct {
+    tg_arena_block *head;
+    size_t used;        // head's used bytes at the mark
+    size_t used_total;
+} tg_arena_mark;
+tg_arena_mark tg_arena_get_mark(const tg_arena *a);
+// Releases everything allocated since m (blocks added since are freed). Nothing allocated
+// after m may be used afterwards.
+void tg_arena_release(tg_arena *a, tg_arena_mark m);
 // Releases everything handed out; keeps (or coalesces into) one block for the next step.
 void tg_arena_reset(tg_arena *a);
 void tg_arena_free(tg_arena *a);

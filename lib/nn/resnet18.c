@@ -226,6 +226,32 @@ static tg_tensor *block_forward(tg_ctx *c, tg_resnet18 *m, tg_basic_block *b, tg
     return tg_relu(c, tg_add(c, out, identity));
 }
 
+static bool bn_trainable(const tg_bn *bn) {
+    return bn->weight->requires_grad || bn->bias->requires_grad;
+}
+
+static bool block_trainable(const tg_basic_block *b) {
+    return b->conv1->requires_grad || b->conv2->requires_grad || bn_trainable(&b->bn1) ||
+           bn_trainable(&b->bn2) ||
+           (b->has_downsample && (b->ds_conv->requires_grad || bn_trainable(&b->ds_bn)));
+}
+
+// Frozen parts record no graph, so nothing keeps their intermediate tensors alive: the
+// output is copied just above where the part started and the arena is released past it,
+// so a frozen backbone runs in the memory of about two of its activations.
+// dst was allocated just before the mark; the caller releases the arena to the mark after.
+static tg_tensor *compact(tg_tensor *dst, tg_tensor *out) {
+    if (!out) return NULL;
+    TG_ASSERT(out->grad_fn == NULL && tg_shape_eq(dst, out),
+              "resnet18: only a part without a graph can be compacted");
+    memcpy(dst->data, out->data, (size_t)out->numel * sizeof(float));
+    return dst;
+}
+
+static int64_t out_side(int64_t in, int k, int stride, int pad) {
+    return (in + 2 * pad - k) / stride + 1;
+}
+
 tg_tensor *tg_resnet18_forward(tg_ctx *c, tg_resnet18 *m, tg_tensor *x) {
     if (!x) return NULL;
     if (x->ndim != 4 || x->shape[1] != 3) {
@@ -234,10 +260,37 @@ tg_tensor *tg_resnet18_forward(tg_ctx *c, tg_resnet18 *m, tg_tensor *x) {
                      tg_shape_str(x, s, sizeof s));
         return NULL;
     }
+    bool grad = tg_grad_enabled(c);
+    bool stem_frozen = !grad || (!x->requires_grad && !m->conv1->requires_grad &&
+                                 !bn_trainable(&m->bn1));
+    tg_arena_mark mark = {0};
+    tg_tensor *dst = NULL;
+    if (stem_frozen) {
+        int64_t h2 = out_side(x->shape[2], 7, 2, 3), w2 = out_side(x->shape[3], 7, 2, 3);
+        int64_t shape[4] = {x->shape[0], 64, out_side(h2, 3, 2, 1), out_side(w2, 3, 2, 1)};
+        if (!(dst = tg_ctx_tensor(c, 4, shape))) return NULL;
+        mark = tg_arena_get_mark(&c->arena);
+    }
     tg_tensor *h = tg_conv2d(c, x, m->conv1, 2, 3);  // (N, 64, H/2, W/2)
     h = tg_relu(c, bn_forward(c, m, &m->bn1, h));
     h = tg_maxpool2d(c, h, 3, 2, 1);                  // (N, 64, H/4, W/4)
-    for (int i = 0; i < 8 && h; i++) h = block_forward(c, m, &m->blocks[i], h);
+    if (stem_frozen) {
+        h = compact(dst, h);
+        tg_arena_release(&c->arena, mark);
+    }
+    for (int i = 0; i < 8 && h; i++) {
+        tg_basic_block *b = &m->blocks[i];
+        if (grad && (h->requires_grad || block_trainable(b))) {
+            h = block_forward(c, m, b, h);
+            continue;
+        }
+        int64_t shape[4] = {h->shape[0], b->out_ch, out_side(h->shape[2], 3, b->stride, 1),
+                            out_side(h->shape[3], 3, b->stride, 1)};
+        if (!(dst = tg_ctx_tensor(c, 4, shape))) return NULL;
+        mark = tg_arena_get_mark(&c->arena);
+        h = compact(dst, block_forward(c, m, b, h));
+        tg_arena_release(&c->arena, mark);
+    }
     h = tg_adaptive_avgpool2d_1x1(c, h);              // (N, 512, 1, 1)
     h = tg_flatten(c, h);                             // (N, 512)
     return tg_linear(c, h, m->fc_weight, m->fc_bias); // (N, num_classes)
