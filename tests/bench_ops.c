@@ -7,7 +7,7 @@
 // are timed with im2col and with Winograd; the totals take the one tg_conv2d picks.
 // GFLOP/s count the direct convolution's 2*MACs, so Winograd's figures are "effective".
 //
-//   bench_ops [--batch B --size S] [--reps R] [--threads T] [--cpu]
+//   bench_ops [--batch B --size S] [--reps R] [--threads T] [--cpu] [--only TEXT]
 // Without --batch/--size it runs batch 1 at 64x64 and batch 16 at 224x224.
 // --threads sets OpenBLAS's and the ops' thread count (default: all cores). --cpu times
 // with the process's CPU clock instead of the wall clock: on a busy shared machine, with
@@ -47,6 +47,7 @@ static const conv_shape shapes[] = {
     {"layer4 down 1x1/2", 256, 512, 1, 2, 0, 16, 1, true},
 };
 
+static const char *only;  // --only TEXT: just the layers whose name contains TEXT
 static bool cpu_clock;  // --cpu: process CPU time (robust to other load; use with --threads 1)
 
 static double now_ms(void) {
@@ -167,6 +168,7 @@ static int run(int N, int size, int reps) {
                           .stride = cs->stride, .pad = cs->pad};
         tg_conv_geom_finish(&g);
         if (algo == TG_CONV_WINOGRAD && !tg_winograd_fits(&g)) continue;
+        if (only && !strstr(cs->name, only)) continue;
         // the row the product's automatic choice takes counts in the totals
         const bool wino_auto = tg_winograd_auto(&g, N);
         const bool counts = (algo == TG_CONV_WINOGRAD) == wino_auto;
@@ -238,9 +240,11 @@ int main(int argc, char **argv) {
         else if (i + 1 < argc && strcmp(argv[i], "--reps") == 0) reps = atoi(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--threads") == 0) threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--cpu") == 0) cpu_clock = true;
+        else if (i + 1 < argc && strcmp(argv[i], "--only") == 0) only = argv[++i];
         else {
             fprintf(stderr,
-                    "usage: bench_ops [--batch B --size S] [--reps R] [--threads T] [--cpu]\n");
+                    "usage: bench_ops [--batch B --size S] [--reps R] [--threads T] [--cpu] "
+                    "[--only TEXT]\n");
             return 2;
         }
     }

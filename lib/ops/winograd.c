@@ -16,6 +16,7 @@
 #include "winograd.h"
 
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "parallel.h"
@@ -307,6 +308,45 @@ static void dweight_task(void *arg, int64_t o0, int64_t o1) {
         }
 }
 
+// ---- the 16 gemms of one chunk ----
+// Either one after the other, each on OpenBLAS's threads, or split 8 and 8 over
+// tg_parallel_for's threads with OpenBLAS on one thread (TG_WINOGRAD_SPLIT=1 in the
+// environment, for measurements).
+typedef struct {
+    CBLAS_TRANSPOSE ta, tb;
+    int m, n, k;
+    const float *a, *b;
+    float *c;
+    long sa, sb, sc;  // strides between the 16 matrices
+    int lda, ldb, ldc;
+    float beta;
+} gemm16_job;
+
+static void gemm16_task(void *arg, int64_t x0, int64_t x1) {
+    const gemm16_job *g = arg;
+    for (int64_t xi = x0; xi < x1; xi++)
+        cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->m, g->n, g->k, 1.0f, g->a + xi * g->sa,
+                    g->lda, g->b + xi * g->sb, g->ldb, g->beta, g->c + xi * g->sc, g->ldc);
+}
+
+static int split_mode = -1;
+
+static void gemm16(const gemm16_job *g) {
+    if (split_mode < 0) {
+        const char *e = getenv("TG_WINOGRAD_SPLIT");
+        split_mode = e && atoi(e) > 0;
+    }
+    const int T = tg_parallel_threads();
+    if (!split_mode || T < 2) {
+        gemm16_task((void *)g, 0, 16);
+        return;
+    }
+    int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    tg_parallel_for(16, (int64_t)1 << 30, gemm16_task, (void *)g);
+    openblas_set_num_threads(saved);
+}
+
 // Images per chunk so that V and M stay under CHUNK_FLOATS.
 static int chunk_images(int N, int C, int OC, long T) {
     long per = 16L * (C > OC ? C : OC) * T;
@@ -332,10 +372,9 @@ int tg_winograd_forward(float *out, const float *x, const float *w, int N, int O
         j.x = x + (long)n0 * C * g->H * g->W;
         j.out = out + (long)n0 * OC * g->OH * g->OW;
         tg_parallel_for(C, 16 * j.nt, input_task, &j);
-        for (int xi = 0; xi < 16; xi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)j.nt, C, 1.0f,
-                        U + xi * (long)OC * C, C, V + xi * (long)C * j.nt, (int)j.nt, 0.0f,
-                        M + xi * (long)OC * j.nt, (int)j.nt);
+        gemm16(&(gemm16_job){CblasNoTrans, CblasNoTrans, OC, (int)j.nt, C, U, V, M,
+                             (long)OC * C, (long)C * j.nt, (long)OC * j.nt, C, (int)j.nt,
+                             (int)j.nt, 0.0f});
         tg_parallel_for(OC, 16 * j.nt, output_task, &j);
     }
     return 0;
@@ -366,16 +405,14 @@ int tg_winograd_backward(float *dx, float *dw, const float *dout, const float *x
         tg_parallel_for(OC, 16 * j.nt, doutput_task, &j);
         if (dw) {
             tg_parallel_for(C, 16 * j.nt, input_task, &j);
-            for (int xi = 0; xi < 16; xi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)j.nt, 1.0f,
-                            M + xi * (long)OC * j.nt, (int)j.nt, V + xi * (long)C * j.nt,
-                            (int)j.nt, 1.0f, dU + xi * UF / 16, C);
+            gemm16(&(gemm16_job){CblasNoTrans, CblasTrans, OC, C, (int)j.nt, M, V, dU,
+                                 (long)OC * j.nt, (long)C * j.nt, UF / 16, (int)j.nt, (int)j.nt,
+                                 C, 1.0f});
         }
         if (dx) {
-            for (int xi = 0; xi < 16; xi++)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)j.nt, OC, 1.0f,
-                            U + xi * UF / 16, C, M + xi * (long)OC * j.nt, (int)j.nt, 0.0f,
-                            V + xi * (long)C * j.nt, (int)j.nt);
+            gemm16(&(gemm16_job){CblasTrans, CblasNoTrans, C, (int)j.nt, OC, U, M, V, UF / 16,
+                                 (long)OC * j.nt, (long)C * j.nt, C, (int)j.nt, (int)j.nt,
+                                 0.0f});
             tg_parallel_for(C, 16 * j.nt, dinput_task, &j);
         }
     }
