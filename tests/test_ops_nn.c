@@ -150,6 +150,21 @@ START_TEST(test_bn_eval_vs_torch) {
     // eval leaves the running statistics alone
     const ref_rec *a = ref("bn_eval", "rm"), *b = ref("bn_eval", "rm_after");
     for (int64_t i = 0; i < a->numel; i++) ck_assert_float_eq(a->data[i], b->data[i]);
+    // frozen affine parameters: the input gradient alone, the same values
+    tg_ctx c;
+    tg_ctx_init(&c);
+    tg_tensor *x = ref_tensor("bn_eval", "x", true), *w = ref_tensor("bn_eval", "weight", false),
+              *bb = ref_tensor("bn_eval", "bias", false), *rm = ref_tensor("bn_eval", "rm", false),
+              *rv = ref_tensor("bn_eval", "rv", false);
+    tg_tensor *y = tg_batchnorm2d(&c, x, w, bb, rm, rv, false, 0.1f, 1e-5f);
+    ck_assert_msg(y != NULL, "%s", tg_ctx_error(&c));
+    ck_assert_int_eq(tg_backward(&c, y, ref("bn_eval", "g")->data, false), TG_OK);
+    check_close("bn eval dx, frozen affine", x->grad, ref("bn_eval", "dx"), GRAD_TOL);
+    ck_assert_ptr_null(w->grad);
+    ck_assert_ptr_null(bb->grad);
+    tg_tensor *ts[] = {x, w, bb, rm, rv};
+    for (int i = 0; i < 5; i++) tg_tensor_free(ts[i]);
+    tg_ctx_free(&c);
 }
 END_TEST
 

@@ -86,6 +86,15 @@ static void bn_backward_kernel(float *dx, float *dweight, float *dbias, const fl
     const double M = (double)(N * HW);
     for (int64_t ch = c0; ch < c1; ch++) {
         const float m = mean[ch], is = invstd[ch];
+        if (!training && !dweight && !dbias) {  // eval, frozen affine: dx = dout * invstd * w
+            const float scale = is * (weight ? weight[ch] : 1.0f);
+            for (int64_t n = 0; n < N; n++) {
+                const float *d = dout + (n * C + ch) * HW;
+                float *q = dx + (n * C + ch) * HW;
+                for (int64_t i = 0; i < HW; i++) q[i] += d[i] * scale;
+            }
+            continue;
+        }
         double sum_d = 0, sum_dx = 0;  // sum(dout), sum(dout * (x - mean))
         for (int64_t n = 0; n < N; n++) {
             const float *d = dout + (n * C + ch) * HW;
