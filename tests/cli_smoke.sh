@@ -168,6 +168,8 @@ bad "string batch size" 'train.batch_size must be an integer in [1, 65536] (got 
 bad "bad JSON gives the position" 'bad.json: invalid JSON at line 2, column 1' "{$D,"
 bad "freeze pattern matching nothing" 'freeze pattern "layer5.*" matches no parameter' \
     "{$D, \"freeze\": [\"layer5.*\"]}"
+bad "missing train folder names the key" 'data.train is '"$W"'/nowhere: No such file or directory' \
+    '{"data": {"train": "nowhere"}, "output": "runs/bad"}'
 bad "num_classes mismatch" 'model.num_classes is 3 but' "{$D, \"model\": {\"num_classes\": 3}}"
 "$BIN" train --config missing.json 2> bad.err
 rc=$?

@@ -563,6 +563,19 @@ tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error
     // decoding is light next to a step; one background decoder overlaps it with compute
     int loader_threads = threads >= 2 ? 1 : 0;
 
+    // paths of the config that do not exist are config errors (exit 2), named by key
+    const struct {
+        const char *key, *path;
+    } paths[] = {{"data.train", cfg->train_dir}, {"data.val", cfg->val_dir},
+                 {"model.weights", opts->resume ? NULL : cfg->weights}};
+    for (int i = 0; i < 3; i++) {
+        if (paths[i].path && access(paths[i].path, R_OK) != 0) {
+            st = tg_error_set(err, TG_ERR_CONFIG, "%s: %s is %s: %s",
+                              cfg->source ? cfg->source : "config", paths[i].key, paths[i].path,
+                              strerror(errno));
+            goto fail;
+        }
+    }
     // folders
     if ((st = tg_folder_scan(&train, cfg->train_dir, notice_cb, t, err))) goto fail;
     have_train = true;
