@@ -506,6 +506,54 @@ START_TEST(test_frozen_inputs) {
 }
 END_TEST
 
+// In-place ReLU after BatchNorm: same values and gradients as the out-of-place chain,
+// the output shares the BatchNorm output's buffer, and a leaf that requires grad is refused.
+START_TEST(test_relu_inplace) {
+    tg_rng r;
+    tg_rng_seed(&r, 11);
+    int64_t xs[4] = {2, 3, 4, 5}, cs[1] = {3};
+    tg_tensor *x = randn_t(&r, 4, xs, true), *w = tg_tensor_ones(1, cs), *b = randn_t(&r, 1, cs, true);
+    tg_tensor_set_requires_grad(w, true);
+    float *g = malloc((size_t)x->numel * sizeof(float));
+    for (int64_t i = 0; i < x->numel; i++) g[i] = (float)tg_rng_normal(&r);
+    float *ref_y = malloc((size_t)x->numel * sizeof(float)), *ref_dx = malloc((size_t)x->numel * sizeof(float));
+    float ref_db[3];
+    for (int pass = 0; pass < 2; pass++) {
+        tg_ctx c;
+        tg_ctx_init(&c);
+        tg_tensor_zero_grad(x);
+        tg_tensor_zero_grad(b);
+        tg_tensor *h = tg_batchnorm2d(&c, x, w, b, NULL, NULL, true, 0.1f, 1e-5f);
+        tg_tensor *y = pass ? tg_relu_(&c, h) : tg_relu(&c, h);
+        ck_assert_ptr_nonnull(y);
+        ck_assert_str_eq(tg_node_name(y->grad_fn), "ReluBackward0");
+        if (pass) ck_assert_ptr_eq(y->data, h->data);
+        ck_assert_int_eq(tg_backward(&c, y, g, false), TG_OK);
+        for (int64_t i = 0; i < x->numel; i++) {
+            if (!pass) {
+                ref_y[i] = y->data[i];
+                ref_dx[i] = x->grad[i];
+            } else {
+                ck_assert_float_eq(y->data[i], ref_y[i]);
+                ck_assert_float_eq(x->grad[i], ref_dx[i]);
+            }
+        }
+        for (int k = 0; k < 3; k++) {
+            if (!pass) ref_db[k] = b->grad[k];
+            else ck_assert_float_eq(b->grad[k], ref_db[k]);
+        }
+        tg_ctx_free(&c);
+    }
+    tg_ctx c;
+    tg_ctx_init(&c);
+    ck_assert_ptr_null(tg_relu_(&c, x));
+    ck_assert_int_eq(tg_ctx_status(&c), TG_ERR_STATE);
+    tg_ctx_free(&c);
+    free(g), free(ref_y), free(ref_dx);
+    tg_tensor_free(x), tg_tensor_free(w), tg_tensor_free(b);
+}
+END_TEST
+
 // Bad shapes and labels give a message, not a crash.
 START_TEST(test_bad_inputs) {
     tg_ctx c;
@@ -557,6 +605,7 @@ int main(void) {
     tcase_add_loop_test(k, test_conv_kernel_vs_ref, 0, 3);
     tcase_add_test(k, test_frozen_inputs);
     tcase_add_test(k, test_bad_inputs);
+    tcase_add_test(k, test_relu_inplace);
     suite_add_tcase(s, k);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

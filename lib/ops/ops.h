@@ -67,4 +67,11 @@ tg_tensor *tg_cross_entropy(tg_ctx *c, tg_tensor *logits, const int64_t *labels,
 // mean((a - b)^2) over all elements, shapes equal                      MseLossBackward0
 tg_tensor *tg_mse_loss(tg_ctx *c, tg_tensor *a, tg_tensor *b);
 
+// ---- additions ----
+// relu.c: in-place ReLU (torch.relu_, nn.ReLU(inplace=True) as torchvision's ResNet uses
+// it): x's buffer becomes the output, saving one activation per BatchNorm + ReLU. Only for
+// an x whose producer does not read its own output in backward (conv2d, batchnorm2d, add,
+// linear, maxpool2d), never for a leaf that requires grad.            ReluBackward0
+tg_tensor *tg_relu_(tg_ctx *c, tg_tensor *x);
+
 #endif

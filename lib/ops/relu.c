@@ -1,4 +1,5 @@
-// relu.c: torch.relu (grad_fn ReluBackward0). Backward uses the output, as PyTorch's
+// relu.c: torch.relu and torch.relu_ (in place, as nn.ReLU(inplace=True) in torchvision's
+// ResNet), grad_fn ReluBackward0 for both. Backward uses the output, as PyTorch's
 // threshold_backward does: dx += dout where out > 0.
 #include "ops.h"
 #include "parallel.h"
@@ -66,6 +67,36 @@ tg_tensor *tg_relu(tg_ctx *c, tg_tensor *x) {
     tg_tensor *out = tg_op_output(c, &relu_op, x->ndim, x->shape, 1, in, NULL, 0);
     if (!out) return NULL;
     relu_job j = {out->data, x->data};
+    run_chunked(x->numel, relu_task, &j);
+    return out;
+}
+
+// In place: x's buffer becomes the output (saving one activation per BatchNorm + ReLU).
+// Safe when the op that produced x does not read its own output in backward (conv2d,
+// batchnorm2d, add, linear, maxpool2d here); like PyTorch, a leaf that requires grad is
+// refused.
+tg_tensor *tg_relu_(tg_ctx *c, tg_tensor *x) {
+    if (!x) return NULL;
+    if (x->requires_grad && !x->grad_fn && tg_grad_enabled(c)) {
+        tg_error_set(&c->err, TG_ERR_STATE,
+                     "relu_: a leaf tensor that requires grad (%s) cannot be modified in place",
+                     x->name ? x->name : "unnamed");
+        return NULL;
+    }
+    // A header over x's buffer, recorded as tg_op_output would (which allocates data).
+    tg_tensor *out = tg_ctx_wrap(c, x->ndim, x->shape, x->data);
+    if (!out) return NULL;
+    if (tg_grad_enabled(c) && x->requires_grad) {
+        tg_node *n = tg_ctx_calloc(c, sizeof *n);
+        if (!n) return NULL;
+        n->op = &relu_op;
+        n->out = out;
+        n->n_in = 1;
+        n->in[0] = x;
+        out->grad_fn = n;
+        out->requires_grad = true;
+    }
+    relu_job j = {x->data, x->data};
     run_chunked(x->numel, relu_task, &j);
     return out;
 }
