@@ -24,8 +24,9 @@ typedef struct {
 
 static void relu_backward_task(void *arg, int64_t i0, int64_t i1) {
     relu_bjob *j = arg;
-    for (int64_t i = i0; i < i1; i++)
-        if (j->out[i] > 0.0f) j->dx[i] += j->dout[i];
+    float *dx = j->dx;
+    const float *dout = j->dout, *out = j->out;
+    for (int64_t i = i0; i < i1; i++) dx[i] += out[i] > 0.0f ? dout[i] : 0.0f;  // vectorises
 }
 
 #define RELU_CHUNK 4096  // items of tg_parallel_for are chunks of this many elements
