@@ -387,12 +387,13 @@ ssize_t write(int fd, const void *buf, size_t n) {
 EOF
     if cc -shared -fPIC -O1 -o enospc.so enospc.c -ldl 2> /dev/null; then
         mkdir -p shim && cp old.safetensors shim/model.safetensors
+        SHIM_ASAN=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0   # a sanitizer build
         expect "disk full (write shim): convert exits 1 with ENOSPC" 1 "No space left on device" \
-            -- env FAIL_WRITE_AFTER=5000 LD_PRELOAD="$W/enospc.so" "$BIN" convert runs/mixed/model.safetensors -o shim/model.safetensors
+            -- env FAIL_WRITE_AFTER=5000 LD_PRELOAD="$W/enospc.so" ASAN_OPTIONS="$SHIM_ASAN" "$BIN" convert runs/mixed/model.safetensors -o shim/model.safetensors
         check "  no temporary file left" notmp shim
         check "  the previous file is intact" cmp -s old.safetensors shim/model.safetensors
         expect "disk full (write shim) on the first byte: exit 1" 1 "No space left on device" \
-            -- env FAIL_WRITE_AFTER=0 LD_PRELOAD="$W/enospc.so" "$BIN" convert ck/fc10.safetensors -o shim/new.pth
+            -- env FAIL_WRITE_AFTER=0 LD_PRELOAD="$W/enospc.so" ASAN_OPTIONS="$SHIM_ASAN" "$BIN" convert ck/fc10.safetensors -o shim/new.pth
         check "  no file and no temporary file" test -z "$(ls -A shim | grep -v '^model.safetensors$')"
     else
         echo "note: cc cannot build the LD_PRELOAD shim: the shim disk-full cases are not run"
@@ -428,6 +429,47 @@ expect "  the last checkpoint still loads (info)" 0 "tgfinetune_checkpoint" -- "
 expect "--resume after kill -9 finishes the run" 0 "resuming" -- "$BIN" train --config cut.json --resume
 check "  model.safetensors written" test -s runs/cut/model.safetensors
 check "  one metrics line per epoch" test "$(wc -l < runs/cut/metrics.jsonl)" -eq 2
+
+# disk full while train writes its checkpoint: the finished run resumed for a third epoch on
+# a tmpfs with room for its files and 20 MB more
+if mkdir -p fullrun && mount -t tmpfs -o size=$(( ($(stat -c %s runs/cut/checkpoint.safetensors) + \
+        $(stat -c %s runs/cut/model.safetensors)) / 1048576 + 20 ))m tmpfs fullrun 2> /dev/null; then
+    MOUNTED=$W/fullrun
+    cp -r runs/cut fullrun/run
+    EPOCHS=3 BATCH=4 CKEVERY=1 cfg run "$W/good" > fullrun/c.json
+    expect "disk full while train saves its checkpoint: exit 1 with ENOSPC" 1 "No space left on device" \
+        -- "$BIN" train --config fullrun/c.json --resume
+    check "  no temporary file left" notmp fullrun/run
+    check "  the previous checkpoint is intact" cmp -s runs/cut/checkpoint.safetensors fullrun/run/checkpoint.safetensors
+    check "  the previous model is intact" cmp -s runs/cut/model.safetensors fullrun/run/model.safetensors
+    umount fullrun && MOUNTED=
+fi
+
+# resume without a checkpoint, from a truncated one, from a file that is not a checkpoint
+cfg runs/none good > none.json
+expect "--resume without a checkpoint: exit 2" 2 "no checkpoint to resume from" -- "$BIN" train --config none.json --resume
+mkdir -p runs/trunc && head -c 1000000 runs/cut/checkpoint.safetensors > runs/trunc/checkpoint.safetensors
+cfg runs/trunc good > trunc.json
+expect "--resume from a truncated checkpoint: exit 1" 1 "out of bounds" -- "$BIN" train --config trunc.json --resume
+mkdir -p runs/notck && cp runs/cut/model.safetensors runs/notck/checkpoint.safetensors
+cfg runs/notck good > notck.json
+expect "--resume from a model file: exit 1" 1 "not a tgfinetune checkpoint" -- "$BIN" train --config notck.json --resume
+mkdir -p runs/evilck && cp ck/evil_os_system.pth runs/evilck/checkpoint.safetensors
+cfg runs/evilck good > evilck.json
+expect "--resume from a hostile pickle: exit 1" 1 "disallowed global os.system" -- "$BIN" train --config evilck.json --resume
+check "the pickled os.system was never run (resume)" test ! -e PWNED
+
+# a diverging loss stops the run, saves no model
+BATCH=4 cfg runs/nan good '"scheduler": {"type": "constant"}' | sed 's/"lr": 0.01/"lr": 1e30/' > nan.json
+expect "lr 1e30: the diverging loss stops the run with exit 1" 1 "training diverged" -- "$BIN" train --config nan.json
+check "  no model.safetensors" test ! -e runs/nan/model.safetensors
+
+# class folders: an empty one, a single one
+mkdir -p oneempty/cat oneempty/dog single/cat && cp good/cat/*.png oneempty/cat/ && cp good/cat/*.png single/cat/
+cfg runs/x oneempty > x.json
+expect "a class folder with no image: exit 1 naming it" 1 "class 'dog' has 0 images" -- "$BIN" train --config x.json
+cfg runs/x single > x.json
+expect "a single class folder: exit 1" 1 "need at least 2" -- "$BIN" train --config x.json
 
 # ---------------------------------------------------------------- 6. predict / eval on bad images
 expect "predict on a truncated PNG: exit 1 naming it" 1 "bad1.png" \
