@@ -431,6 +431,7 @@ START_TEST(test_conv_kernel_vs_ref) {
         {3, 7, 7, 7, 9, 3, 1, 1},     // odd sides: Winograd's partial edge tiles
         {2, 4, 1, 1, 5, 3, 1, 1},     // 1x1 input, one tile
         {1, 2, 5, 133, 3, 3, 1, 1},   // Winograd: more than one block of 64 tiles in a row
+        {1, 4, 80, 80, 3, 7, 2, 3},   // column matrix built in blocks of output rows
     };
     tg_rng r;
     tg_rng_seed(&r, 42);

@@ -11,6 +11,7 @@
 //   d weight  dW (OC, K)      += dout_g (OC, G*P) @ col_g^T (G*P, K)
 // A 1x1 stride-1 unpadded conv with G = 1 uses x itself as its column matrix.
 #include <cblas.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +124,29 @@ static bool use_winograd(const tg_conv_geom *g, int N) {
     return conv_algo == TG_CONV_WINOGRAD || tg_winograd_auto(g, N);
 }
 
+// One image's column matrix larger than this is built and used in blocks of output rows,
+// so that each block is still in cache when its gemm reads it (conv1: 147 x 12544 floats
+// per image would otherwise go to memory and back). TG_CONV_COL_BLOCK=n overrides (floats;
+// 0 turns blocking off), for measurements.
+#define COL_BLOCK_FLOATS ((int64_t)192 << 10)
+
+static int64_t col_block_floats(void) {
+    static int64_t v = -1;
+    if (v < 0) {
+        const char *e = getenv("TG_CONV_COL_BLOCK");
+        v = e ? atoll(e) : COL_BLOCK_FLOATS;
+        if (v <= 0) v = INT64_MAX;
+    }
+    return v;
+}
+
+// Output rows per block of a one-image column matrix (OH: no blocking).
+static int block_rows(const tg_conv_geom *g, int64_t K) {
+    int64_t rows = col_block_floats() / (K * g->OW);
+    if (rows < 1) rows = 1;
+    return rows >= g->OH ? g->OH : (int)rows;
+}
+
 // Scratch of one group: col (K, G*P), tmp (OC, G*P), t (G*P, K) for skinny products.
 static float *group_scratch(int64_t K, int64_t OC, int G, int64_t P) {
     const int64_t cols = G * P;
@@ -146,6 +170,19 @@ int tg_conv2d_forward_kernel(float *out, const float *x, const float *w, int N, 
         const int gn = N - n0 < G ? N - n0 : G;
         const int64_t ld = gn * P;
         const float *colp = x + n0 * XS;
+        const int rows = gn == 1 && !direct ? block_rows(g, K) : g->OH;
+        if (rows < g->OH) {  // one image in blocks of output rows
+            for (int oh0 = 0; oh0 < g->OH; oh0 += rows) {
+                tg_conv_geom gb = *g;
+                gb.oh0 = oh0;
+                gb.OH = g->OH - oh0 < rows ? g->OH - oh0 : rows;
+                const int bw = gb.OH * g->OW;
+                im2col_group(&gb, x + n0 * XS, col, 1, bw);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, bw, (int)K, 1.0f, w,
+                            (int)K, col, bw, 0.0f, out + n0 * OC * P + oh0 * g->OW, (int)P);
+            }
+            continue;
+        }
         if (!direct) {
             im2col_group(g, x + n0 * XS, col, gn, P);
             colp = col;
@@ -176,6 +213,27 @@ int tg_conv2d_backward_kernel(float *dx, float *dw, const float *dout, const flo
         const int gn = N - n0 < G ? N - n0 : G;
         const int64_t ld = gn * P;
         const float *dg = dout + n0 * OC * P;
+        const int rows = gn == 1 && !direct ? block_rows(g, K) : g->OH;
+        if (rows < g->OH) {  // one image in blocks of output rows
+            for (int oh0 = 0; oh0 < g->OH; oh0 += rows) {
+                tg_conv_geom gb = *g;
+                gb.oh0 = oh0;
+                gb.OH = g->OH - oh0 < rows ? g->OH - oh0 : rows;
+                const int bw = gb.OH * g->OW;
+                const float *db = dg + oh0 * g->OW;  // (OC, bw), rows P apart
+                if (dw) {
+                    im2col_group(&gb, x + n0 * XS, col, 1, bw);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, (int)K, bw, 1.0f, db,
+                                (int)P, col, bw, 1.0f, dw, (int)K);
+                }
+                if (dx) {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, bw, OC, 1.0f, w,
+                                (int)K, db, (int)P, 0.0f, col, bw);
+                    col2im_group(&gb, col, dx + n0 * XS, 1, bw);
+                }
+            }
+            continue;
+        }
         if (gn > 1) {
             scatter((float *)dout + n0 * OC * P, doutg, gn, OC, P, false);
             dg = doutg;

@@ -34,7 +34,7 @@ void tg_im2col_range(const tg_conv_geom *g, const float *x, float *col, int64_t 
                 valid_range(W, OW, s, pad, kw, &lo, &hi);
                 for (int oh = 0; oh < OH; oh++) {
                     float *dst = row + (int64_t)oh * OW;
-                    int ih = oh * s - pad + kh;
+                    int ih = (g->oh0 + oh) * s - pad + kh;
                     if (ih < 0 || ih >= H) {
                         memset(dst, 0, (size_t)OW * sizeof(float));
                         continue;
@@ -73,7 +73,7 @@ void tg_col2im_add_range(const tg_conv_geom *g, const float *col, int64_t ld, fl
                 int lo, hi;
                 valid_range(W, OW, s, pad, kw, &lo, &hi);
                 for (int oh = 0; oh < OH; oh++) {
-                    int ih = oh * s - pad + kh;
+                    int ih = (g->oh0 + oh) * s - pad + kh;
                     if (ih < 0 || ih >= H) continue;
                     const float *src = row + (int64_t)oh * OW;
                     float *dst = dxc + (int64_t)ih * W;  // dst[ow*s - pad + kw]

@@ -16,7 +16,8 @@ typedef struct {
     int C, H, W;      // input image
     int KH, KW;       // kernel
     int stride, pad;
-    int OH, OW;       // output
+    int OH, OW;       // output (OH: rows handled, starting at output row oh0)
+    int oh0;          // first output row (0 for a whole image; row blocks of conv2d)
 } tg_conv_geom;
 
 // x (C, H, W) -> col (C*KH*KW, ld), this image's OH*OW columns starting at col.
