@@ -555,6 +555,28 @@ START_TEST(test_relu_inplace) {
 }
 END_TEST
 
+// NaN in a max-pool window: the output is NaN and the gradient goes to the window's last
+// NaN, as PyTorch's indices ([[3, 1], [3, 5]] for this input).
+START_TEST(test_maxpool_nan) {
+    int64_t xs[4] = {1, 1, 3, 3};
+    const float v[9] = {1, NAN, 2, NAN, 0, 5, 1, 2, 3};
+    tg_tensor *x = tg_tensor_from(4, xs, v);
+    tg_tensor_set_requires_grad(x, true);
+    tg_ctx c;
+    tg_ctx_init(&c);
+    tg_tensor *y = tg_maxpool2d(&c, x, 3, 2, 1);
+    ck_assert_ptr_nonnull(y);
+    ck_assert(isnan(y->data[0]) && isnan(y->data[1]) && isnan(y->data[2]));
+    ck_assert_float_eq(y->data[3], 5.0f);
+    const float g[4] = {1, 10, 100, 1000};
+    ck_assert_int_eq(tg_backward(&c, y, g, false), TG_OK);
+    const float want[9] = {0, 10, 0, 101, 0, 1000, 0, 0, 0};
+    for (int i = 0; i < 9; i++) ck_assert_float_eq(x->grad[i], want[i]);
+    tg_tensor_free(x);
+    tg_ctx_free(&c);
+}
+END_TEST
+
 // Bad shapes and labels give a message, not a crash.
 START_TEST(test_bad_inputs) {
     tg_ctx c;
@@ -607,6 +629,7 @@ int main(void) {
     tcase_add_test(k, test_frozen_inputs);
     tcase_add_test(k, test_bad_inputs);
     tcase_add_test(k, test_relu_inplace);
+    tcase_add_test(k, test_maxpool_nan);
     suite_add_tcase(s, k);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,7 +1,7 @@
 // maxpool2d.c: torch.nn.functional.max_pool2d(x, kernel, stride, padding) with
 // ceil_mode=False and dilation 1 (grad_fn MaxPool2DWithIndicesBackward0). Padding acts as
 // -inf. Each output remembers the flat index (ih*W + iw) of the first maximum of its window
-// (NaN wins, as in PyTorch); backward adds dout there.
+// (or its last NaN, as in PyTorch); backward adds dout there.
 #include <math.h>
 #include <stdint.h>
 
@@ -42,13 +42,11 @@ static void maxpool_task(void *arg, int64_t p0, int64_t p1) {
                 for (int64_t h = h0; h < h1; h++)
                     for (int64_t w = w0; w < w1; w++) {
                         float v = x[h * j->W + w];
-                        if (v > best || v != v) {
+                        if (v > best || v != v) {  // as PyTorch: the last NaN wins
                             best = v;
                             bi = h * j->W + w;
-                            if (v != v) goto done;
                         }
                     }
-            done:
                 out[oh * j->OW + ow] = best;
                 am[oh * j->OW + ow] = (int32_t)bi;
             }
