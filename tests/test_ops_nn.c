@@ -572,6 +572,15 @@ START_TEST(test_maxpool_nan) {
     ck_assert_int_eq(tg_backward(&c, y, g, false), TG_OK);
     const float want[9] = {0, 10, 0, 101, 0, 1000, 0, 0, 0};
     for (int i = 0; i < 9; i++) ck_assert_float_eq(x->grad[i], want[i]);
+    // relu: NaN stays NaN and passes its gradient (threshold_backward's out <= 0 test)
+    tg_tensor_zero_grad(x);
+    y = tg_relu(&c, x);
+    ck_assert(isnan(y->data[1]));
+    ck_assert_float_eq(y->data[4], 0.0f);
+    const float ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    ck_assert_int_eq(tg_backward(&c, y, ones, false), TG_OK);
+    const float want_r[9] = {1, 1, 1, 1, 0, 1, 1, 1, 1};
+    for (int i = 0; i < 9; i++) ck_assert_float_eq(x->grad[i], want_r[i]);
     tg_tensor_free(x);
     tg_ctx_free(&c);
 }

@@ -1,6 +1,6 @@
 // relu.c: torch.relu and torch.relu_ (in place, as nn.ReLU(inplace=True) in torchvision's
 // ResNet), grad_fn ReluBackward0 for both. Backward uses the output, as PyTorch's
-// threshold_backward does: dx += dout where out > 0.
+// threshold_backward does: dx += dout except where out <= 0.
 #include "ops.h"
 #include "parallel.h"
 
@@ -26,7 +26,8 @@ static void relu_backward_task(void *arg, int64_t i0, int64_t i1) {
     relu_bjob *j = arg;
     float *dx = j->dx;
     const float *dout = j->dout, *out = j->out;
-    for (int64_t i = i0; i < i1; i++) dx[i] += out[i] > 0.0f ? dout[i] : 0.0f;  // vectorises
+    // where(out <= 0, 0, dout) as threshold_backward: a NaN output passes its gradient
+    for (int64_t i = i0; i < i1; i++) dx[i] += out[i] <= 0.0f ? 0.0f : dout[i];
 }
 
 #define RELU_CHUNK 4096  // items of tg_parallel_for are chunks of this many elements
