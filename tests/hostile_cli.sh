@@ -291,6 +291,7 @@ badcfg "truncated JSON gives the position" 'bad.json: invalid JSON at line 2, co
 badcfg "trailing garbage gives the position" 'bad.json: invalid JSON at line 1, column' "{$D} trailing"
 badcfg "a JSON array" 'the config must be a JSON object' '[]'
 badcfg "an empty file" 'bad.json: invalid JSON' ''
+badcfg "data.train that does not exist" 'data.train' '{"data": {"train": "nothere"}, "output": "runs/bad"}'
 python3 -c "print('{\"model\": ' + '[' * 5000 + ']' * 5000 + ', \"data\": {\"train\": \"good\"}, \"output\": \"runs/bad\"}')" > deep.json
 expect "config: nesting 5000 deep is refused with a position" 2 "deep.json: invalid JSON at line 1, column" \
     -- "$BIN" train --config deep.json
@@ -347,7 +348,8 @@ wtrain shape.safetensors "size mismatch for conv1.weight: shape (64, 3, 5, 5) in
 wtrain evil_os_system.pth "disallowed global os.system"
 wtrain trunc.pth "incomplete zip"
 wtrain st_overlap.safetensors "overlap"
-wtrain nothere.pth "No such file or directory"
+WEIGHTS='"ck/nothere.pth"' cfg runs/w_nothere good > w.json
+expect "train with a missing weights file: exit 2 naming model.weights" 2 "model.weights is" -- "$BIN" train --config w.json
 check "the pickled os.system was never run (train)" test ! -e PWNED
 
 # ---------------------------------------------------------------- 4. disk full while saving
@@ -435,7 +437,7 @@ check "  one metrics line per epoch" test "$(wc -l < runs/cut/metrics.jsonl)" -e
 if mkdir -p fullrun && mount -t tmpfs -o size=$(( ($(stat -c %s runs/cut/checkpoint.safetensors) + \
         $(stat -c %s runs/cut/model.safetensors)) / 1048576 + 20 ))m tmpfs fullrun 2> /dev/null; then
     MOUNTED=$W/fullrun
-    cp -r runs/cut fullrun/run
+    mkdir fullrun/run && cp runs/cut/{checkpoint.safetensors,model.safetensors,metrics.jsonl,config.json} fullrun/run/
     EPOCHS=3 BATCH=4 CKEVERY=1 cfg run "$W/good" > fullrun/c.json
     expect "disk full while train saves its checkpoint: exit 1 with ENOSPC" 1 "No space left on device" \
         -- "$BIN" train --config fullrun/c.json --resume
