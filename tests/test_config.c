@@ -17,6 +17,14 @@ START_TEST(test_defaults) {
     ck_assert_int_eq(tg_config_parse(k_min, "/base", "c.json", &c, &e), TG_OK);
     ck_assert_str_eq(c.train_dir, "/base/d/train");
     ck_assert_str_eq(c.output, "/base/runs/x");
+    tg_config_free(&c);
+    // the config's own ".." and "." are folded
+    ck_assert_int_eq(tg_config_parse("{\"data\": {\"train\": \"../d/./train/\"}, \"output\": "
+                                     "\"../../../o\"}",
+                                     "/a/configs", "c.json", &c, &e),
+                     TG_OK);
+    ck_assert_str_eq(c.train_dir, "/a/d/train");
+    ck_assert_str_eq(c.output, "/o");
     ck_assert_ptr_null(c.weights);
     ck_assert_ptr_null(c.val_dir);
     ck_assert_int_eq(c.num_classes, 0);

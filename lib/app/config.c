@@ -204,11 +204,40 @@ static tg_status get_choice(parser *p, const cJSON *obj, const char *section, co
     return bad(p, section, key, v, rule);
 }
 
+// Removes "." and "dir/.." components of an absolute path in place, lexically (the base
+// directory is a realpath, so only the config's own ".." are folded: "/a/configs/../data"
+// becomes "/a/data").
+static void normalize_abs(char *path) {
+    char *out = path;  // path[0] == '/'
+    const char *in = path;
+    while (*in) {
+        while (*in == '/') in++;
+        const char *end = in;
+        while (*end && *end != '/') end++;
+        size_t n = (size_t)(end - in);
+        if (n == 0 || (n == 1 && in[0] == '.')) {
+            // skip
+        } else if (n == 2 && in[0] == '.' && in[1] == '.') {
+            while (out > path && *--out != '/') {
+            }
+        } else {
+            *out++ = '/';
+            memmove(out, in, n);
+            out += n;
+        }
+        in = end;
+    }
+    if (out == path) *out++ = '/';
+    *out = 0;
+}
+
 static char *join_path(const char *base, const char *rel) {
     if (!base || rel[0] == '/') return strdup(rel);
     size_t n = strlen(base) + strlen(rel) + 2;
     char *s = malloc(n);
-    if (s) snprintf(s, n, "%s/%s", base, rel);
+    if (!s) return NULL;
+    snprintf(s, n, "%s/%s", base, rel);
+    if (s[0] == '/') normalize_abs(s);
     return s;
 }
 
