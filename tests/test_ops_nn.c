@@ -395,6 +395,12 @@ START_TEST(test_linear_losses_gradcheck) {
     // without bias
     e = tg_gradcheck(gc_linear_nobias, in, 2, NULL, 1e-2, 1e-3, 1e-2);
     ck_assert_msg(e <= 1.0, "linear without bias: gradcheck error %g", e);
+    // a batch of one (matrix-vector path)
+    int64_t x1s[2] = {1, 5};
+    tg_tensor *in1[3] = {randn_t(&r, 2, x1s, true), in[1], in[2]};
+    e = tg_gradcheck(gc_linear, in1, 3, NULL, 1e-2, 1e-3, 1e-2);
+    ck_assert_msg(e <= 1.0, "linear, batch of one: gradcheck error %g", e);
+    tg_tensor_free(in1[0]);
     int64_t labels[4] = {1, 0, 4, 2}, ls[2] = {4, 5};
     tg_tensor *logits = randn_t(&r, 2, ls, true);
     for (int k = 0; k < 2; k++) {

@@ -10,6 +10,15 @@ static tg_status linear_backward(tg_ctx *c, tg_node *n, const float *dout) {
     if ((x->requires_grad && !dx) || (w->requires_grad && !dw) || (b && b->requires_grad && !db))
         return tg_ctx_status(c);
     const int N = (int)x->shape[0], IN = (int)x->shape[1], OUT = (int)w->shape[0];
+    if (N == 1) {  // the tutorial's batch of one: matrix-vector products, no packing of w
+        if (dx)
+            cblas_sgemv(CblasRowMajor, CblasTrans, OUT, IN, 1.0f, w->data, IN, dout, 1, 1.0f, dx,
+                        1);
+        if (dw) cblas_sger(CblasRowMajor, OUT, IN, 1.0f, dout, 1, x->data, 1, dw, IN);
+        if (db)
+            for (int o = 0; o < OUT; o++) db[o] += dout[o];
+        return TG_OK;
+    }
     if (dx)  // (N, IN) += (N, OUT) @ (OUT, IN)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IN, OUT, 1.0f, dout, OUT,
                     w->data, IN, 1.0f, dx, IN);
@@ -43,7 +52,10 @@ tg_tensor *tg_linear(tg_ctx *c, tg_tensor *x, tg_tensor *w, tg_tensor *b) {
     if (!out) return NULL;
     for (int i = 0; i < N; i++)
         for (int o = 0; o < OUT; o++) out->data[(int64_t)i * OUT + o] = b ? b->data[o] : 0.0f;
-    if (N > 0 && OUT > 0 && IN > 0)
+    if (N == 1 && OUT > 0 && IN > 0)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, OUT, IN, 1.0f, w->data, IN, x->data, 1, 1.0f,
+                    out->data, 1);
+    else if (N > 0 && OUT > 0 && IN > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OUT, IN, 1.0f, x->data, IN,
                     w->data, IN, 1.0f, out->data, OUT);
     return out;
