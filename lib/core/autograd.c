@@ -35,14 +35,17 @@ tg_tensor *tg_op_output(tg_ctx *c, const tg_op *op, int ndim, const int64_t *sha
 float *tg_grad_buf(tg_ctx *c, tg_tensor *t) {
     if (!t || !t->requires_grad) return NULL;
     if (t->grad_fn) {
-        if (!t->gbuf) t->gbuf = tg_ctx_calloc(c, (size_t)(t->numel ? t->numel : 1) * sizeof(float));
+        if (!t->gbuf) t->gbuf = tg_grad_pool_get(c, t->numel, false);
         return t->gbuf;
     }
     if (!t->grad) {
-        size_t n = (size_t)(t->numel ? t->numel : 1);
-        t->grad = t->persistent ? calloc(n, sizeof(float)) : tg_ctx_calloc(c, n * sizeof(float));
-        if (!t->grad && t->persistent)
-            tg_error_set(&c->err, TG_ERR_NOMEM, "out of memory allocating a gradient");
+        if (t->persistent) {
+            t->grad = calloc((size_t)(t->numel ? t->numel : 1), sizeof(float));
+            if (!t->grad) tg_error_set(&c->err, TG_ERR_NOMEM, "out of memory allocating a gradient");
+        } else {
+            // an arena leaf: its .grad lives until tg_ctx_reset, like the tensor itself
+            t->grad = tg_grad_pool_get(c, t->numel, true);
+        }
     }
     return t->grad;
 }
@@ -141,7 +144,13 @@ tg_status tg_backward(tg_ctx *c, tg_tensor *root, const float *grad, bool retain
     for (int64_t i = n - 1; i >= 0; i--) {
         tg_node *node = order[i];
         if (!node->out->gbuf) continue;  // no gradient reached this node
+        // What a backward allocates from the arena is scratch: give it back right after.
+        tg_arena_mark mark = tg_arena_get_mark(&c->arena);
         st = node->op->backward(c, node, node->out->gbuf);
+        tg_arena_release(&c->arena, mark);
+        // Every consumer of this output ran before it, so its gradient is spent.
+        tg_grad_pool_put(c, node->out->gbuf);
+        node->out->gbuf = NULL;
         if (st != TG_OK) {
             if (c->err.status == TG_OK)
                 tg_error_set(&c->err, st, "backward of %s failed", node->op->name);
@@ -150,6 +159,7 @@ tg_status tg_backward(tg_ctx *c, tg_tensor *root, const float *grad, bool retain
     }
 done:
     for (int64_t i = 0; i < n; i++) {
+        tg_grad_pool_put(c, order[i]->out->gbuf);
         order[i]->out->gbuf = NULL;
         if (!retain_graph) order[i]->released = true;
     }

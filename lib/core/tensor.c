@@ -13,10 +13,14 @@ void tg_ctx_init(tg_ctx *c) {
     tg_arena_init(&c->arena);
 }
 
-void tg_ctx_free(tg_ctx *c) { tg_arena_free(&c->arena); }
+void tg_ctx_free(tg_ctx *c) {
+    tg_arena_free(&c->arena);
+    tg_grad_pool_free(c);
+}
 
 void tg_ctx_reset(tg_ctx *c) {
     tg_arena_reset(&c->arena);
+    tg_grad_pool_reset(c);
     tg_error_clear(&c->err);
 }
 

@@ -78,8 +78,14 @@ struct tg_node {
     uint32_t visit;                 // traversal mark
 };
 
+// Gradient buffers of non-leaf tensors during backward come from a recycling pool, not
+// the arena: each is handed back as soon as its node's backward has consumed it, so the
+// live gradients are only the frontier of the backward pass. (grad_pool.c)
+typedef struct tg_grad_pool tg_grad_pool;
+
 struct tg_ctx {
     tg_arena arena;
+    tg_grad_pool *gpool;  // NULL until the first backward
     tg_error err;
     int no_grad;        // >0: no graph is recorded
     uint32_t visit_gen; // traversal generation for tg_backward
@@ -138,6 +144,15 @@ tg_tensor *tg_op_output(tg_ctx *c, const tg_op *op, int ndim, const int64_t *sha
 // Gradient accumulation buffer of t during backward: t->grad for a leaf (created zeroed),
 // an arena buffer for a non-leaf; NULL if t is NULL or does not require grad.
 float *tg_grad_buf(tg_ctx *c, tg_tensor *t);
+
+// ---- gradient buffer pool (used by the engine; see grad_pool.c) ----
+// A zeroed buffer of n floats. until_reset: keep it until tg_ctx_reset (gradients of arena
+// leaves), else until tg_grad_pool_put.
+float *tg_grad_pool_get(tg_ctx *c, int64_t n, bool until_reset);
+void tg_grad_pool_put(tg_ctx *c, float *p);
+void tg_grad_pool_reset(tg_ctx *c);  // every buffer back to the pool
+void tg_grad_pool_free(tg_ctx *c);
+size_t tg_grad_pool_bytes(const tg_ctx *c);  // bytes held (in use or free)
 
 // ---- autograd ----
 // grad: (root->numel,) or NULL for a one-element root.
