@@ -22,33 +22,54 @@ typedef struct {
     int64_t H, W, OH, OW;
 } maxpool_job;
 
+// A larger value or a NaN takes over, as in PyTorch (the last NaN wins); branch-free,
+// since random data mispredicts the comparison.
+#define MP_TAKE(val, idx)                         \
+    do {                                          \
+        const float v_ = (val);                   \
+        const int t_ = (v_ > best) | (v_ != v_);  \
+        best = t_ ? v_ : best;                    \
+        bi = t_ ? (idx) : bi;                     \
+    } while (0)
+
 // planes [p0, p1) of (N*C, H, W)
 static void maxpool_task(void *arg, int64_t p0, int64_t p1) {
     const maxpool_job *j = arg;
+    const int64_t H = j->H, W = j->W, OH = j->OH, OW = j->OW;
+    const int k = j->k, s = j->s, p = j->p;
     for (int64_t pl = p0; pl < p1; pl++) {
-        const float *x = j->x + pl * j->H * j->W;
-        float *out = j->out + pl * j->OH * j->OW;
-        int32_t *am = j->argmax + pl * j->OH * j->OW;
-        for (int64_t oh = 0; oh < j->OH; oh++) {
-            int64_t h0 = oh * j->s - j->p, h1 = h0 + j->k;
-            if (h0 < 0) h0 = 0;
-            if (h1 > j->H) h1 = j->H;
-            for (int64_t ow = 0; ow < j->OW; ow++) {
-                int64_t w0 = ow * j->s - j->p, w1 = w0 + j->k;
-                if (w0 < 0) w0 = 0;
-                if (w1 > j->W) w1 = j->W;
-                float best = -INFINITY;
-                int64_t bi = h0 * j->W + w0;
-                for (int64_t h = h0; h < h1; h++)
-                    for (int64_t w = w0; w < w1; w++) {
-                        float v = x[h * j->W + w];
-                        if (v > best || v != v) {  // as PyTorch: the last NaN wins
-                            best = v;
-                            bi = h * j->W + w;
-                        }
-                    }
-                out[oh * j->OW + ow] = best;
-                am[oh * j->OW + ow] = (int32_t)bi;
+        const float *x = j->x + pl * H * W;
+        float *out = j->out + pl * OH * OW;
+        int32_t *am = j->argmax + pl * OH * OW;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const int64_t h0 = oh * s - p;
+            const int64_t hs = h0 < 0 ? 0 : h0, he = h0 + k > H ? H : h0 + k;
+            for (int64_t ow = 0; ow < OW; ow++) {
+                const int64_t w0 = ow * s - p;
+                float best;
+                int64_t bi;
+                if (k == 3 && h0 >= 0 && h0 + 3 <= H && w0 >= 0 && w0 + 3 <= W) {
+                    const int64_t i0 = h0 * W + w0;  // window inside the image: unrolled
+                    const float *q = x + i0;
+                    best = q[0];
+                    bi = i0;
+                    MP_TAKE(q[1], i0 + 1);
+                    MP_TAKE(q[2], i0 + 2);
+                    MP_TAKE(q[W], i0 + W);
+                    MP_TAKE(q[W + 1], i0 + W + 1);
+                    MP_TAKE(q[W + 2], i0 + W + 2);
+                    MP_TAKE(q[2 * W], i0 + 2 * W);
+                    MP_TAKE(q[2 * W + 1], i0 + 2 * W + 1);
+                    MP_TAKE(q[2 * W + 2], i0 + 2 * W + 2);
+                } else {
+                    const int64_t ws = w0 < 0 ? 0 : w0, we = w0 + k > W ? W : w0 + k;
+                    best = -INFINITY;
+                    bi = hs * W + ws;
+                    for (int64_t h = hs; h < he; h++)
+                        for (int64_t w = ws; w < we; w++) MP_TAKE(x[h * W + w], h * W + w);
+                }
+                out[oh * OW + ow] = best;
+                am[oh * OW + ow] = (int32_t)bi;
             }
         }
     }
