@@ -217,13 +217,13 @@ static tg_tensor *bn_forward(tg_ctx *c, tg_resnet18 *m, tg_bn *bn, tg_tensor *x)
 
 static tg_tensor *block_forward(tg_ctx *c, tg_resnet18 *m, tg_basic_block *b, tg_tensor *x) {
     tg_tensor *out = tg_conv2d(c, x, b->conv1, b->stride, 1);   // (N, out, H/s, W/s)
-    out = tg_relu(c, bn_forward(c, m, &b->bn1, out));
+    out = tg_relu_(c, bn_forward(c, m, &b->bn1, out));  // in place: BN backward reads its input
     out = tg_conv2d(c, out, b->conv2, 1, 1);
     out = bn_forward(c, m, &b->bn2, out);
     tg_tensor *identity = x;
     if (b->has_downsample)
         identity = bn_forward(c, m, &b->ds_bn, tg_conv2d(c, x, b->ds_conv, b->stride, 0));
-    return tg_relu(c, tg_add(c, out, identity));
+    return tg_relu_(c, tg_add(c, out, identity));
 }
 
 static bool bn_trainable(const tg_bn *bn) {
@@ -272,7 +272,7 @@ tg_tensor *tg_resnet18_forward(tg_ctx *c, tg_resnet18 *m, tg_tensor *x) {
         mark = tg_arena_get_mark(&c->arena);
     }
     tg_tensor *h = tg_conv2d(c, x, m->conv1, 2, 3);  // (N, 64, H/2, W/2)
-    h = tg_relu(c, bn_forward(c, m, &m->bn1, h));
+    h = tg_relu_(c, bn_forward(c, m, &m->bn1, h));
     h = tg_maxpool2d(c, h, 3, 2, 1);                  // (N, 64, H/4, W/4)
     if (stem_frozen) {
         h = compact(dst, h);
