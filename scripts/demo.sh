@@ -40,7 +40,8 @@ echo "demo: training took $((end - start)) s"
 OUT=runs/demo
 $TG eval --model $OUT/model.safetensors --data $DATA/test
 $TG eval --model $OUT/model.safetensors --data $DATA/test --json > $OUT/eval-test.json
-img=$(ls $DATA/test/Sneaker/*.png | head -n 1)
+imgs=("$DATA"/test/Sneaker/*.png)
+img=${imgs[0]}
 $TG predict "$img" --topk 3
 top1=$(python3 -c 'import json,sys; print("%.2f" % (100 * json.load(open(sys.argv[1]))["top1"]))' $OUT/eval-test.json)
 n=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["images"])' $OUT/eval-test.json)
