@@ -438,6 +438,8 @@ START_TEST(test_conv_kernel_vs_ref) {
         {2, 4, 1, 1, 5, 3, 1, 1},     // 1x1 input, one tile
         {1, 2, 5, 133, 3, 3, 1, 1},   // Winograd: more than one block of 64 tiles in a row
         {1, 4, 80, 80, 3, 7, 2, 3},   // column matrix built in blocks of output rows
+        {2, 8, 9, 9, 20, 3, 2, 1},    // small gemms split by rows over threads
+        {1, 8, 80, 80, 24, 7, 2, 3},  // both: row blocks and split gemms
     };
     tg_rng r;
     tg_rng_seed(&r, 42);

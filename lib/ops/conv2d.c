@@ -178,8 +178,8 @@ int tg_conv2d_forward_kernel(float *out, const float *x, const float *w, int N, 
                 gb.OH = g->OH - oh0 < rows ? g->OH - oh0 : rows;
                 const int bw = gb.OH * g->OW;
                 im2col_group(&gb, x + n0 * XS, col, 1, bw);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, bw, (int)K, 1.0f, w,
-                            (int)K, col, bw, 0.0f, out + n0 * OC * P + oh0 * g->OW, (int)P);
+                tg_gemm(CblasNoTrans, CblasNoTrans, OC, bw, (int)K, w, (int)K, col, bw, 0.0f,
+                        out + n0 * OC * P + oh0 * g->OW, (int)P);
             }
             continue;
         }
@@ -223,12 +223,12 @@ int tg_conv2d_backward_kernel(float *dx, float *dw, const float *dout, const flo
                 const float *db = dg + oh0 * g->OW;  // (OC, bw), rows P apart
                 if (dw) {
                     im2col_group(&gb, x + n0 * XS, col, 1, bw);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, (int)K, bw, 1.0f, db,
-                                (int)P, col, bw, 1.0f, dw, (int)K);
+                    tg_gemm(CblasNoTrans, CblasTrans, OC, (int)K, bw, db, (int)P, col, bw, 1.0f,
+                            dw, (int)K);
                 }
                 if (dx) {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, bw, OC, 1.0f, w,
-                                (int)K, db, (int)P, 0.0f, col, bw);
+                    tg_gemm(CblasTrans, CblasNoTrans, (int)K, bw, OC, w, (int)K, db, (int)P, 0.0f,
+                            col, bw);
                     col2im_group(&gb, col, dx + n0 * XS, 1, bw);
                 }
             }
@@ -248,8 +248,8 @@ int tg_conv2d_backward_kernel(float *dx, float *dw, const float *dout, const flo
         }
         if (dx) {
             if (direct) {  // dx_n (C, P) += W^T @ dout_n
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)P, OC, 1.0f, w,
-                            (int)K, dg, (int)P, 1.0f, dx + n0 * XS, (int)P);
+                tg_gemm(CblasTrans, CblasNoTrans, (int)K, (int)P, OC, w, (int)K, dg, (int)P, 1.0f,
+                        dx + n0 * XS, (int)P);
             } else {
                 tg_mm_tn((int)K, (int)ld, OC, w, dg, col);
                 col2im_group(g, col, dx + n0 * XS, gn, P);

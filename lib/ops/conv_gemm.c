@@ -35,6 +35,52 @@ static int skinny_max(void) {
     return v;
 }
 
+static int64_t small_macs(void) {
+    static int64_t v = -1;
+    if (v < 0) {
+        const char *e = getenv("TG_GEMM_SMALL");
+        v = e ? atoll(e) : TG_GEMM_SMALL_MACS;
+        if (v < 0) v = 0;
+    }
+    return v;
+}
+
+bool tg_gemm_is_small(int64_t macs) { return macs < small_macs() && tg_parallel_threads() > 1; }
+
+void tg_gemm_split(int64_t n, void (*fn)(void *, int64_t, int64_t), void *arg) {
+    const int saved = openblas_get_num_threads();
+    if (saved != 1) openblas_set_num_threads(1);
+    tg_parallel_for(n, (int64_t)1 << 30, fn, arg);
+    if (saved != 1) openblas_set_num_threads(saved);
+}
+
+typedef struct {
+    CBLAS_TRANSPOSE ta, tb;
+    int N, K;
+    const float *a, *b;
+    int lda, ldb, ldc;
+    float beta;
+    float *c;
+} rows_job;
+
+static void rows_task(void *arg, int64_t m0, int64_t m1) {
+    const rows_job *j = arg;
+    const float *a = j->ta == CblasNoTrans ? j->a + m0 * j->lda : j->a + m0;
+    cblas_sgemm(CblasRowMajor, j->ta, j->tb, (int)(m1 - m0), j->N, j->K, 1.0f, a, j->lda, j->b,
+                j->ldb, j->beta, j->c + m0 * j->ldc, j->ldc);
+}
+
+void tg_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const float *a,
+             int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (M >= 16 && tg_gemm_is_small((int64_t)M * N * K)) {
+        rows_job j = {ta, tb, N, K, a, b, lda, ldb, ldc, beta, c};
+        tg_gemm_split(M, rows_task, &j);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
+
 // dst (C, R) = src (R, C)^T
 static void transpose(float *dst, const float *src, int R, int C) {
     for (int r = 0; r < R; r++)
@@ -82,8 +128,7 @@ static void nn_task(void *arg, int64_t m0, int64_t m1) {
 
 void tg_mm_nn(int M, int N, int K, const float *a, const float *b, float *c, float *t) {
     if (N > skinny_max()) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c,
-                    N);
+        tg_gemm(CblasNoTrans, CblasNoTrans, M, N, K, a, K, b, N, 0.0f, c, N);
         return;
     }
     transpose(t, b, K, N);  // (N, K)
@@ -92,9 +137,9 @@ void tg_mm_nn(int M, int N, int K, const float *a, const float *b, float *c, flo
 }
 
 void tg_mm_tn(int K, int N, int M, const float *a, const float *b, float *c) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1.0f, a, K, b, N, 0.0f, c, N);
+    tg_gemm(CblasTrans, CblasNoTrans, K, N, M, a, K, b, N, 0.0f, c, N);
 }
 
 void tg_mm_nt_acc(int M, int K, int N, const float *a, const float *b, float *c) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1.0f, a, N, b, N, 1.0f, c, K);
+    tg_gemm(CblasNoTrans, CblasTrans, M, K, N, a, N, b, N, 1.0f, c, K);
 }

@@ -5,9 +5,25 @@
 #ifndef TG_OPS_CONV_GEMM_H
 #define TG_OPS_CONV_GEMM_H
 
+#include <cblas.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define TG_SKINNY_MAX 8
+
+// Products of fewer multiply-adds than this run on one OpenBLAS thread each, split by
+// rows over tg_parallel_for's threads: OpenBLAS's own threading synchronises inside the
+// product, which cost up to 2x on batch-1 layers (more when the cores are shared), while a
+// split by rows synchronises once. TG_GEMM_SMALL=n in the environment overrides (0: off).
+#define TG_GEMM_SMALL_MACS ((int64_t)1 << 25)
+bool tg_gemm_is_small(int64_t macs);
+// Run fn(arg, i0, i1) over [0, n) on tg_parallel_for's threads with OpenBLAS on one thread.
+void tg_gemm_split(int64_t n, void (*fn)(void *, int64_t, int64_t), void *arg);
+
+// c (M, N) = op(a) @ op(b) + beta * c, row-major, as cblas_sgemm with alpha 1; small
+// products split by rows as above.
+void tg_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const float *a,
+             int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 // c (M, N) = a (M, K) @ b (K, N).                       t: scratch of N*K floats if skinny
 void tg_mm_nn(int M, int N, int K, const float *a, const float *b, float *c, float *t);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_gemm.h"
 #include "parallel.h"
 
 #define CHUNK_FLOATS ((long)4 << 20)  // V or M of one chunk, at most (16 MB)
@@ -310,9 +311,9 @@ static void dweight_task(void *arg, int64_t o0, int64_t o1) {
 }
 
 // ---- the 16 gemms of one chunk ----
-// Either one after the other, each on OpenBLAS's threads, or split 8 and 8 over
-// tg_parallel_for's threads with OpenBLAS on one thread (TG_WINOGRAD_SPLIT=1 in the
-// environment, for measurements).
+// Either one after the other, each on OpenBLAS's threads, or, for small ones (see
+// tg_gemm_is_small) or with TG_WINOGRAD_SPLIT=1 in the environment, split 8 and 8 over
+// tg_parallel_for's threads with OpenBLAS on one thread.
 typedef struct {
     CBLAS_TRANSPOSE ta, tb;
     int m, n, k;
@@ -337,15 +338,10 @@ static void gemm16(const gemm16_job *g) {
         const char *e = getenv("TG_WINOGRAD_SPLIT");
         split_mode = e && atoi(e) > 0;
     }
-    const int T = tg_parallel_threads();
-    if (!split_mode || T < 2) {
+    if (split_mode || tg_gemm_is_small((int64_t)g->m * g->n * g->k))
+        tg_gemm_split(16, gemm16_task, (void *)g);
+    else
         gemm16_task((void *)g, 0, 16);
-        return;
-    }
-    int saved = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    tg_parallel_for(16, (int64_t)1 << 30, gemm16_task, (void *)g);
-    openblas_set_num_threads(saved);
 }
 
 // Images per chunk: enough for CHUNK_TILES tiles (wider gemms gained nothing, and smaller
