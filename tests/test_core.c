@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/escape.h"
 #include "core/rng.h"
 #include "core/tensor.h"
 
@@ -70,12 +71,56 @@ START_TEST(test_rng) {
 }
 END_TEST
 
+// File names reach messages through tg_path_escape: controls and invalid UTF-8 become \xNN.
+static void esc_eq(const char *in, const char *want) {
+    char out[256];
+    size_t n = tg_path_escape(in, out, sizeof out);
+    ck_assert_str_eq(out, want);
+    ck_assert_uint_eq(n, strlen(want));
+}
+
+START_TEST(test_path_escape) {
+    esc_eq("data/cat/a b.png", "data/cat/a b.png");
+    esc_eq("", "");
+    // valid UTF-8 of every length passes through: é, €, 😀 (U+1F600), U+10FFFF
+    esc_eq("caf\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x98\x80/\xf4\x8f\xbf\xbf",
+           "caf\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x98\x80/\xf4\x8f\xbf\xbf");
+    // C0 controls, ESC sequences, DEL
+    esc_eq("a\x1b[31mred\n\t\x7f", "a\\x1b[31mred\\x0a\\x09\\x7f");
+    // C1 controls (U+0085 NEL, U+009B CSI) are escaped byte by byte; U+00A0 is not
+    esc_eq("\xc2\x85\xc2\x9b\xc2\xa0", "\\xc2\\x85\\xc2\\x9b\xc2\xa0");
+    // invalid: lone continuation, Latin-1 byte, truncated sequence, overlong '/', surrogate,
+    // above U+10FFFF, 0xff
+    esc_eq("\x80", "\\x80");
+    esc_eq("caf\xe9.png", "caf\\xe9.png");
+    esc_eq("\xe2\x82", "\\xe2\\x82");
+    esc_eq("\xc0\xaf", "\\xc0\\xaf");
+    esc_eq("\xed\xa0\x80", "\\xed\\xa0\\x80");
+    esc_eq("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80");
+    esc_eq("x\xff" "y", "x\\xffy");
+    // a start byte followed by an invalid byte: only the start byte is escaped
+    esc_eq("\xe2(x", "\\xe2(x");
+    // cut to fit, never inside an escape or a character; the return value is the full length
+    char out[8];
+    ck_assert_uint_eq(tg_path_escape("ab\x1b" "cd", out, sizeof out), 8);
+    ck_assert_str_eq(out, "ab\\x1bc");
+    ck_assert_uint_eq(tg_path_escape("abcd\x1b", out, 6), 8);
+    ck_assert_str_eq(out, "abcd");
+    ck_assert_uint_eq(tg_path_escape("\xe2\x82\xac\xe2\x82\xac", out, 6), 6);
+    ck_assert_str_eq(out, "\xe2\x82\xac");
+    ck_assert_uint_eq(tg_path_escape("abc", out, 1), 3);
+    ck_assert_str_eq(out, "");
+    ck_assert_uint_eq(tg_path_escape("abc", NULL, 0), 3);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_arena_steady_state);
     tcase_add_test(tc, test_tensor_create);
     tcase_add_test(tc, test_rng);
+    tcase_add_test(tc, test_path_escape);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -557,6 +557,70 @@ START_TEST(test_folder_errors) {
 }
 END_TEST
 
+// No raw control byte or invalid UTF-8 from a file name reaches a message (bad-inputs #34).
+static void assert_printable(const char *msg) {
+    for (const unsigned char *c = (const unsigned char *)msg; *c; c++)
+        ck_assert_msg(*c >= 0x20 && *c != 0x7f && *c != 0xff, "raw byte 0x%02x in '%s'", *c,
+                      msg);
+}
+
+START_TEST(test_messages_escape_names) {
+    char *root = make_tmp();
+    tg_error err = {0};
+    tg_image img;
+    char p[8192];
+    // cannot open
+    snprintf(p, sizeof p, "%s/no\x1b[2Jsuch\xff.png", root);
+    ck_assert_int_eq(tg_image_load(&img, p, NULL, &err), TG_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/no\\x1b[2Jsuch\\xff.png: cannot open"));
+    assert_printable(err.msg);
+    // not an image (the decoder's message)
+    mkd(root, "cat");
+    snprintf(p, sizeof p, "%s/cat/bad\n\x9b" "1m.png", root);
+    FILE *f = fopen(p, "wb");
+    fputs("hello", f);
+    fclose(f);
+    ck_assert_int_eq(tg_image_load(&img, p, NULL, &err), TG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/cat/bad\\x0a\\x9b1m.png: not a PNG or JPEG"));
+    assert_printable(err.msg);
+    // through the evaluation loader
+    float out[3 * 8 * 8];
+    const float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
+    ck_assert_int_ne(tg_data_load_eval(out, p, 8, 8, mean, std, NULL, &err), TG_OK);
+    assert_printable(err.msg);
+    // a class folder with an escape in its name and no images; a hidden name
+    mkd(root, "d\x1b]0;owned\x07og");
+    mkd(root, ".\x1b[8m");
+    g_notices = 0;
+    tg_folder fo;
+    ck_assert_int_ne(tg_folder_scan(&fo, root, count_notice, NULL, &err), TG_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "class 'd\\x1b]0;owned\\x07og' has 0 images"));
+    assert_printable(err.msg);
+    touch(root, "d\x1b]0;owned\x07og/a.png", NULL);
+    ck_assert_msg(tg_folder_scan(&fo, root, count_notice, NULL, &err) == TG_OK, "%s", err.msg);
+    ck_assert_int_eq(g_notices, 1);
+    ck_assert_ptr_nonnull(strstr(g_last_notice, "/.\\x1b[8m"));
+    assert_printable(g_last_notice);
+    // a validation folder that lacks the class
+    char *vroot = make_tmp();
+    tg_folder fv;
+    mkd(vroot, "cat");
+    mkd(vroot, "cow");
+    touch(vroot, "cat/a.png", NULL);
+    touch(vroot, "cow/a.png", NULL);
+    ck_assert_int_eq(tg_folder_scan(&fv, vroot, NULL, NULL, &err), TG_OK);
+    ck_assert_int_ne(tg_folder_check_same_classes(&fo, &fv, &err), TG_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'d\\x1b]0;owned\\x07og'"));
+    assert_printable(err.msg);
+    tg_folder_free(&fv);
+    tg_folder_free(&fo);
+    rm_rf(root);
+    rm_rf(vroot);
+    free(root);
+    free(vroot);
+}
+END_TEST
+
 // ---- loader ----
 
 static const char *good_src[] = {"rgb8.png", "baseline420.jpg", "gray.jpg", "pal4.png",
@@ -738,6 +802,7 @@ static Suite *data_suite(void) {
     tcase_add_test(tc, test_train_transform_and_flip);
     tcase_add_test(tc, test_folder_matches_imagefolder);
     tcase_add_test(tc, test_folder_errors);
+    tcase_add_test(tc, test_messages_escape_names);
     tcase_add_test(tc, test_loader_epoch);
     tcase_add_test(tc, test_load_eval_one);
     suite_add_tcase(s, tc);

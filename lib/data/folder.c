@@ -15,6 +15,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "core/escape.h"
+
 typedef struct {
     char *dir;   // directory path (borrowed from the dirs list)
     char *name;  // file name, malloc'd
@@ -45,6 +47,16 @@ static int grow(void **v, size_t *cap, size_t need, size_t elem) {
     return 0;
 }
 
+// Sets err to "<path>: <what><detail>" with path escaped for printing (tg_path_escape).
+// Not inlined into the recursive walk, so its buffer is not on every level's stack frame.
+static __attribute__((noinline)) tg_status path_error(tg_error *err, tg_status st,
+                                                      const char *path, const char *what,
+                                                      const char *detail) {
+    char shown[TG_ERR_MSG_MAX];
+    tg_path_escape(path, shown, sizeof shown);
+    return tg_error_set(err, st, "%s: %s%s", shown, what, detail);
+}
+
 static char *join(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     char *p = malloc(la + lb + 2);
@@ -65,8 +77,12 @@ static int has_image_ext(const char *name) {
     return 0;
 }
 
-static void note_hidden(walk_state *w, const char *dir, const char *name) {
-    if (w->hidden++ == 0) snprintf(w->hidden_example, sizeof w->hidden_example, "%s/%s", dir, name);
+static __attribute__((noinline)) void note_hidden(walk_state *w, const char *dir,
+                                                  const char *name) {
+    if (w->hidden++ != 0) return;
+    char raw[4096];
+    snprintf(raw, sizeof raw, "%s/%s", dir, name);
+    tg_path_escape(raw, w->hidden_example, sizeof w->hidden_example);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -82,25 +98,25 @@ static int cmp_file(const void *a, const void *b) {
 // Walks dir recursively (following symlinks; a directory already seen is not entered
 // again, which cuts symlink loops).
 static tg_status walk(walk_state *w, const char *dir, int depth, tg_error *err) {
-    if (depth > 256) return tg_error_set(err, TG_ERR_IO, "%s: directories nested too deeply", dir);
+    if (depth > 256) return path_error(err, TG_ERR_IO, dir, "directories nested too deeply", "");
     struct stat sb;
     if (stat(dir, &sb) != 0)
-        return tg_error_set(err, TG_ERR_IO, "%s: cannot stat: %s", dir, strerror(errno));
+        return path_error(err, TG_ERR_IO, dir, "cannot stat: ", strerror(errno));
     for (size_t i = 0; i < w->nseen; i++)
         if (w->seen[i].dev == sb.st_dev && w->seen[i].ino == sb.st_ino) return TG_OK;
     if (grow((void **)&w->seen, &w->capseen, w->nseen + 1, sizeof *w->seen) != 0)
-        return tg_error_set(err, TG_ERR_NOMEM, "out of memory scanning %s", dir);
+        return path_error(err, TG_ERR_NOMEM, dir, "out of memory while scanning", "");
     w->seen[w->nseen].dev = sb.st_dev;
     w->seen[w->nseen].ino = sb.st_ino;
     w->nseen++;
 
     DIR *d = opendir(dir);
-    if (!d) return tg_error_set(err, TG_ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno));
+    if (!d) return path_error(err, TG_ERR_IO, dir, "cannot open directory: ", strerror(errno));
     char *mydir = strdup(dir);
     if (!mydir || grow((void **)&w->dirs, &w->capdirs, w->ndirs + 1, sizeof(char *)) != 0) {
         free(mydir);
         closedir(d);
-        return tg_error_set(err, TG_ERR_NOMEM, "out of memory scanning %s", dir);
+        return path_error(err, TG_ERR_NOMEM, dir, "out of memory while scanning", "");
     }
     w->dirs[w->ndirs++] = mydir;
     char **subdirs = NULL;
@@ -116,7 +132,7 @@ static tg_status walk(walk_state *w, const char *dir, int depth, tg_error *err) 
         }
         char *path = join(dir, name);
         if (!path) {
-            st = tg_error_set(err, TG_ERR_NOMEM, "out of memory scanning %s", dir);
+            st = path_error(err, TG_ERR_NOMEM, dir, "out of memory while scanning", "");
             break;
         }
         struct stat es;
@@ -124,7 +140,7 @@ static tg_status walk(walk_state *w, const char *dir, int depth, tg_error *err) 
         if (is_dir) {
             if (grow((void **)&subdirs, &capsub, nsub + 1, sizeof(char *)) != 0) {
                 free(path);
-                st = tg_error_set(err, TG_ERR_NOMEM, "out of memory scanning %s", dir);
+                st = path_error(err, TG_ERR_NOMEM, dir, "out of memory while scanning", "");
                 break;
             }
             subdirs[nsub++] = path;
@@ -135,7 +151,7 @@ static tg_status walk(walk_state *w, const char *dir, int depth, tg_error *err) 
         char *nm = strdup(name);
         if (!nm || grow((void **)&w->v, &w->cap, w->n + 1, sizeof(file_ent)) != 0) {
             free(nm);
-            st = tg_error_set(err, TG_ERR_NOMEM, "out of memory scanning %s", dir);
+            st = path_error(err, TG_ERR_NOMEM, dir, "out of memory while scanning", "");
             break;
         }
         w->v[w->n].dir = mydir;
@@ -177,8 +193,7 @@ tg_status tg_folder_scan(tg_folder *f, const char *root, tg_data_notice_fn notic
 
     d = opendir(f->root);
     if (!d) {
-        st = tg_error_set(err, TG_ERR_IO, "%s: cannot open dataset folder: %s", root,
-                          strerror(errno));
+        st = path_error(err, TG_ERR_IO, root, "cannot open dataset folder: ", strerror(errno));
         goto fail;
     }
     struct dirent *e;
@@ -209,10 +224,13 @@ tg_status tg_folder_scan(tg_folder *f, const char *root, tg_data_notice_fn notic
     closedir(d);
     d = NULL;
     if (f->num_classes < 2) {
+        char shown_root[TG_ERR_MSG_MAX], shown_class[TG_ERR_MSG_MAX];
+        tg_path_escape(f->root, shown_root, sizeof shown_root);
+        tg_path_escape(f->num_classes == 1 ? f->classes[0] : "", shown_class, sizeof shown_class);
         st = tg_error_set(err, TG_ERR_VALUE,
                           "%s: found %d class folder%s%s%s; need at least 2 (one subfolder per class)",
-                          f->root, f->num_classes, f->num_classes == 1 ? " '" : "s",
-                          f->num_classes == 1 ? f->classes[0] : "", f->num_classes == 1 ? "'" : "");
+                          shown_root, f->num_classes, f->num_classes == 1 ? " '" : "s",
+                          shown_class, f->num_classes == 1 ? "'" : "");
         goto fail;
     }
     qsort(f->classes, (size_t)f->num_classes, sizeof(char *), cmp_str);
@@ -235,9 +253,12 @@ tg_status tg_folder_scan(tg_folder *f, const char *root, tg_data_notice_fn notic
         if (st != TG_OK) goto fail;
         size_t cnt = w.n - n0;
         if (cnt == 0) {
+            char shown_root[TG_ERR_MSG_MAX], shown_class[TG_ERR_MSG_MAX];
+            tg_path_escape(f->root, shown_root, sizeof shown_root);
+            tg_path_escape(f->classes[c], shown_class, sizeof shown_class);
             st = tg_error_set(err, TG_ERR_VALUE,
-                              "%s: class '%s' has 0 images (.png, .jpg or .jpeg files)", f->root,
-                              f->classes[c]);
+                              "%s: class '%s' has 0 images (.png, .jpg or .jpeg files)",
+                              shown_root, shown_class);
             goto fail;
         }
         qsort(w.v + n0, cnt, sizeof(file_ent), cmp_file);
@@ -259,10 +280,11 @@ tg_status tg_folder_scan(tg_folder *f, const char *root, tg_data_notice_fn notic
     }
     f->hidden_skipped = w.hidden;
     if (w.hidden && notice) {
-        char msg[512];
+        char shown_root[TG_ERR_MSG_MAX], msg[TG_ERR_MSG_MAX];
+        tg_path_escape(f->root, shown_root, sizeof shown_root);
         snprintf(msg, sizeof msg,
-                 "%s: skipped %zu hidden name%s starting with '.' (e.g. %s)", f->root, w.hidden,
-                 w.hidden == 1 ? "" : "s", w.hidden_example);
+                 "%s: skipped %zu hidden name%s starting with '.' (e.g. %s)", shown_root,
+                 w.hidden, w.hidden == 1 ? "" : "s", w.hidden_example);
         notice(notice_user, msg);
     }
     walk_free(&w);
@@ -274,6 +296,20 @@ fail:
     return st;
 }
 
+// The class-mismatch message, every name in it escaped for printing.
+static tg_status class_error(tg_error *err, const tg_folder *train, const tg_folder *val,
+                             const char *name, int missing) {
+    char vr[TG_ERR_MSG_MAX], tr[TG_ERR_MSG_MAX], nm[TG_ERR_MSG_MAX];
+    tg_path_escape(val->root, vr, sizeof vr);
+    tg_path_escape(name, nm, sizeof nm);
+    tg_path_escape(train->root, tr, sizeof tr);
+    if (missing)
+        return tg_error_set(err, TG_ERR_VALUE,
+                            "%s: class '%s' of the training folder %s is missing", vr, nm, tr);
+    return tg_error_set(err, TG_ERR_VALUE,
+                        "%s: class '%s' is not a class of the training folder %s", vr, nm, tr);
+}
+
 tg_status tg_folder_check_same_classes(const tg_folder *train, const tg_folder *val,
                                        tg_error *err) {
     for (int i = 0; i < train->num_classes; i++) {
@@ -281,18 +317,14 @@ tg_status tg_folder_check_same_classes(const tg_folder *train, const tg_folder *
         for (int j = 0; j < val->num_classes && !found; j++)
             found = strcmp(train->classes[i], val->classes[j]) == 0;
         if (!found)
-            return tg_error_set(err, TG_ERR_VALUE,
-                                "%s: class '%s' of the training folder %s is missing",
-                                val->root, train->classes[i], train->root);
+            return class_error(err, train, val, train->classes[i], 1);
     }
     for (int j = 0; j < val->num_classes; j++) {
         int found = 0;
         for (int i = 0; i < train->num_classes && !found; i++)
             found = strcmp(train->classes[i], val->classes[j]) == 0;
         if (!found)
-            return tg_error_set(err, TG_ERR_VALUE,
-                                "%s: class '%s' is not a class of the training folder %s",
-                                val->root, val->classes[j], train->root);
+            return class_error(err, train, val, val->classes[j], 0);
     }
     return TG_OK;  // same set, both sorted: same order and indices
 }

@@ -6,7 +6,8 @@
 // name. Extensions .png .jpg .jpeg in any case (the decoder still sniffs magic bytes).
 // Unlike torchvision, names starting with '.' (.ipynb_checkpoints, .DS_Store) are
 // skipped, with a single notice. A class without files, or fewer than 2 classes, is an
-// error naming it. lib/ never prints: notices go to the caller's callback.
+// error naming it. lib/ never prints: notices go to the caller's callback. Names in
+// messages and notices are escaped for printing (core/escape.h).
 #ifndef TG_DATA_FOLDER_H
 #define TG_DATA_FOLDER_H
 

@@ -17,6 +17,8 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include "core/escape.h"
+
 #define TG_IMAGE_MAX_FILE_BYTES ((size_t)1 << 30)  // 1 GiB: no image file is this large
 #define TG_JPEG_MAX_SCANS 100                       // libjpeg-turbo's fuzzers stop there too
 
@@ -495,6 +497,9 @@ tg_status tg_image_decode(tg_image *img, const uint8_t *data, size_t len, const 
     }
     img->width = img->height = 0;
     img->pixels = NULL;
+    char shown[TG_ERR_MSG_MAX];  // name is only used in messages: escape it once here
+    tg_path_escape(disp(name), shown, sizeof shown);
+    name = shown;
     if (len == 0) return tg_error_set(err, TG_ERR_FORMAT, "%s: empty file", disp(name));
     static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     if (len >= 8 && memcmp(data, png_sig, 8) == 0)
@@ -515,30 +520,32 @@ tg_status tg_image_load(tg_image *img, const char *path, const tg_image_opts *op
     img->pixels = NULL;
     uint8_t *buf = NULL;
     tg_status st = TG_OK;
+    char shown[TG_ERR_MSG_MAX];
+    tg_path_escape(path, shown, sizeof shown);
     FILE *f = fopen(path, "rb");
-    if (!f) return tg_error_set(err, TG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return tg_error_set(err, TG_ERR_IO, "%s: cannot open: %s", shown, strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0) {
-        st = tg_error_set(err, TG_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        st = tg_error_set(err, TG_ERR_IO, "%s: cannot stat: %s", shown, strerror(errno));
         goto fail;
     }
     if (!S_ISREG(sb.st_mode)) {
-        st = tg_error_set(err, TG_ERR_IO, "%s: not a regular file", path);
+        st = tg_error_set(err, TG_ERR_IO, "%s: not a regular file", shown);
         goto fail;
     }
     if ((uint64_t)sb.st_size > TG_IMAGE_MAX_FILE_BYTES) {
-        st = tg_error_set(err, TG_ERR_NOMEM, "%s: file of %lld bytes is too large", path,
+        st = tg_error_set(err, TG_ERR_NOMEM, "%s: file of %lld bytes is too large", shown,
                           (long long)sb.st_size);
         goto fail;
     }
     size_t n = (size_t)sb.st_size;
     buf = malloc(n ? n : 1);
     if (!buf) {
-        st = tg_error_set(err, TG_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
+        st = tg_error_set(err, TG_ERR_NOMEM, "%s: out of memory reading %zu bytes", shown, n);
         goto fail;
     }
     if (n && fread(buf, 1, n, f) != n) {
-        st = tg_error_set(err, TG_ERR_IO, "%s: read failed: %s", path,
+        st = tg_error_set(err, TG_ERR_IO, "%s: read failed: %s", shown,
                           ferror(f) ? strerror(errno) : "file shrank while reading");
         goto fail;
     }

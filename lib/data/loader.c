@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/escape.h"
 #include "core/rng.h"
 #include "data/transforms.h"
 
@@ -81,6 +82,13 @@ static size_t batch_len(const tg_loader *l, size_t k) {
     return (e > l->f->count ? l->f->count : e) - s;
 }
 
+// Prefixes err's message with path, escaped for printing (tg_path_escape).
+static void prefix_path(tg_error *err, const char *path) {
+    char shown[TG_ERR_MSG_MAX];
+    tg_path_escape(path, shown, sizeof shown);
+    tg_error_prefix(err, "%s", shown);
+}
+
 // Decodes and transforms item `idx` into dst (3, S, S). Per-sample randomness comes
 // from (seed, epoch, idx), so it does not depend on threads or timing.
 static tg_status load_sample(const tg_loader *l, int epoch, size_t idx, float *dst,
@@ -96,7 +104,7 @@ static tg_status load_sample(const tg_loader *l, int epoch, size_t idx, float *d
     } else {
         st = tg_transform_eval(dst, &img, l->o.resize, l->o.image_size, l->o.mean, l->o.std, err);
     }
-    if (st != TG_OK) tg_error_prefix(err, "%s", path);
+    if (st != TG_OK) prefix_path(err, path);
     tg_image_free(&img);
     return st;
 }
@@ -144,7 +152,11 @@ tg_status tg_loader_open(tg_loader **out, const tg_folder *folder, const tg_load
                             "threads %d, max_bad_fraction %g)",
                             o->batch_size, o->image_size, o->resize, o->threads,
                             o->max_bad_fraction);
-    if (folder->count == 0) return tg_error_set(err, TG_ERR_VALUE, "%s: no images", folder->root);
+    if (folder->count == 0) {
+        char shown[TG_ERR_MSG_MAX];
+        tg_path_escape(folder->root, shown, sizeof shown);
+        return tg_error_set(err, TG_ERR_VALUE, "%s: no images", shown);
+    }
     tg_loader *l = calloc(1, sizeof *l);
     if (!l) return tg_error_set(err, TG_ERR_NOMEM, "out of memory for the loader");
     l->f = folder;
@@ -280,12 +292,14 @@ tg_status tg_loader_next(tg_loader *l, tg_batch *b, tg_error *err) {
         l->loaded += (size_t)m;
         l->bad += (size_t)bad;
         b->bad += bad;
-        if ((double)l->bad > l->o.max_bad_fraction * (double)l->f->count)
+        if ((double)l->bad > l->o.max_bad_fraction * (double)l->f->count) {
+            char shown[TG_ERR_MSG_MAX];  // last_bad is escaped already (tg_image_load)
+            tg_path_escape(l->f->root, shown, sizeof shown);
             return tg_error_set(err, TG_ERR_FORMAT,
                                 "%s: %zu of %zu images are unreadable, more than the allowed "
                                 "fraction %g (last: %s)",
-                                l->f->root, l->bad, l->f->count, l->o.max_bad_fraction,
-                                last_bad);
+                                shown, l->bad, l->f->count, l->o.max_bad_fraction, last_bad);
+        }
         if (m == 0) continue;  // a batch of only bad files: move on to the next
         b->n = m;
         b->x = s->x;
@@ -332,7 +346,7 @@ tg_status tg_data_load_eval(float *out, const char *path, int resize, int crop,
     tg_status st = tg_image_load(&img, path, image_opts, err);
     if (st != TG_OK) return st;
     st = tg_transform_eval(out, &img, resize, crop, mean, std, err);
-    if (st != TG_OK) tg_error_prefix(err, "%s", path);
+    if (st != TG_OK) prefix_path(err, path);
     tg_image_free(&img);
     return st;
 }
