@@ -47,11 +47,19 @@ static int64_t small_macs(void) {
 
 bool tg_gemm_is_small(int64_t macs) { return macs < small_macs() && tg_parallel_threads() > 1; }
 
+// OpenBLAS is left on one thread afterwards (TG_GEMM_RESTORE=1 restores it): the pool
+// now owns the cores, and OpenBLAS's idle workers, once woken by a threaded product,
+// spin in sched_yield for a while and took 10-15% of the CPU of a batch-1 step.
 void tg_gemm_split(int64_t n, void (*fn)(void *, int64_t, int64_t), void *arg) {
+    static int restore = -1;
+    if (restore < 0) {
+        const char *e = getenv("TG_GEMM_RESTORE");
+        restore = e && atoi(e) > 0;
+    }
     const int saved = openblas_get_num_threads();
     if (saved != 1) openblas_set_num_threads(1);
     tg_parallel_for(n, (int64_t)1 << 30, fn, arg);
-    if (saved != 1) openblas_set_num_threads(saved);
+    if (saved != 1 && restore) openblas_set_num_threads(saved);
 }
 
 typedef struct {
