@@ -439,10 +439,13 @@ static void mkd(const char *root, const char *rel) {
 
 static int g_notices;
 static char g_last_notice[1024];
+static char g_all_notices[16384];  // every notice, one a line
 static void count_notice(void *user, const char *msg) {
     (void)user;
     g_notices++;
     snprintf(g_last_notice, sizeof g_last_notice, "%s", msg);
+    size_t n = strlen(g_all_notices);
+    snprintf(g_all_notices + n, sizeof g_all_notices - n, "%s\n", msg);
 }
 
 START_TEST(test_folder_matches_imagefolder) {
@@ -477,11 +480,17 @@ START_TEST(test_folder_matches_imagefolder) {
     tg_error err = {0};
     g_notices = 0;
     ck_assert_msg(tg_folder_scan(&fo, root, count_notice, NULL, &err) == TG_OK, "%s", err.msg);
-    ck_assert_int_eq(g_notices, 0);
+    // The one deliberate difference from torchvision: dog/link -> ../bird (another class's
+    // folder) is not followed, with a notice, so bird's images are not also labelled dog.
+    ck_assert_int_eq(g_notices, 1);
+    ck_assert_uint_eq(fo.links_skipped, 1);
+    ck_assert_ptr_nonnull(strstr(g_last_notice, "/dog/link: symlink not followed"));
+    ck_assert_ptr_nonnull(strstr(g_last_notice, "class 'bird'"));
     fx(p, sizeof p, "folder_expected.tsv");
     f = fopen(p, "r");
     size_t i = 0;
     while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "dog/link/", 9)) continue;
         char *t1 = strchr(line, '\t');
         *t1 = 0;
         int label = atoi(t1 + 1);
@@ -504,8 +513,9 @@ START_TEST(test_folder_matches_imagefolder) {
     touch(root, ".ipynb_checkpoints/x.png", NULL);
     touch(root, "cat/.DS_Store", NULL);
     touch(root, "cat/.hidden.png", NULL);
+    g_notices = 0;
     ck_assert_msg(tg_folder_scan(&fo, root, count_notice, NULL, &err) == TG_OK, "%s", err.msg);
-    ck_assert_int_eq(g_notices, 1);
+    ck_assert_int_eq(g_notices, 2);
     ck_assert_uint_eq(fo.hidden_skipped, 3);
     ck_assert_uint_eq(fo.count, i);
     ck_assert_int_eq(fo.num_classes, 4);
@@ -513,6 +523,97 @@ START_TEST(test_folder_matches_imagefolder) {
     tg_folder_free(&fo);
     rm_rf(root);
     free(root);
+}
+END_TEST
+
+static void link_at(const char *root, const char *rel, const char *target) {
+    char q[8192];
+    snprintf(q, sizeof q, "%s/%s", root, rel);
+    ck_assert_int_eq(symlink(target, q), 0);
+}
+
+static int notice_has(const char *needle) {
+    return strstr(g_all_notices, needle) != NULL;
+}
+
+// Symlinks that would escape the dataset or relabel images are not followed (QA: a link
+// to ../.. counted 81 images instead of 12, all labelled with the link's class).
+START_TEST(test_folder_symlinks) {
+    char *t = make_tmp();
+    char ds[4200];
+    snprintf(ds, sizeof ds, "%s/ds", t);
+    mkd(t, "ds");
+    mkd(t, "outside");
+    touch(t, "outside/e.png", NULL);
+    mkd(ds, "cat");
+    mkd(ds, "dog");
+    mkd(ds, "dog/sub");
+    touch(ds, "cat/a.png", NULL);
+    touch(ds, "cat/b.png", NULL);
+    touch(ds, "dog/c.png", NULL);
+    touch(ds, "dog/sub/d.png", NULL);
+    link_at(ds, "dog/toroot", "../..");         // above the dataset
+    link_at(ds, "dog/loop", "..");              // the dataset root
+    link_at(ds, "dog/tocat", "../cat");         // another class's folder
+    link_at(ds, "cat/todogsub", "../dog/sub");  // a folder inside a later class
+    link_at(ds, "dog/out", "../../outside");    // outside the dataset: followed
+    link_at(t, "outside/back", "../ds/cat");    // and back in from there: not followed
+    link_at(ds, "dog/sub/up", "../../dog");     // a loop through a real subfolder
+    tg_folder fo;
+    tg_error err = {0};
+    g_notices = 0;
+    g_all_notices[0] = 0;
+    ck_assert_msg(tg_folder_scan(&fo, ds, count_notice, NULL, &err) == TG_OK, "%s", err.msg);
+    static const char *want[] = {"cat/a.png", "cat/b.png", "dog/c.png", "dog/out/e.png",
+                                 "dog/sub/d.png"};
+    static const int want_label[] = {0, 0, 1, 1, 1};
+    ck_assert_uint_eq(fo.count, 5);
+    for (size_t i = 0; i < 5; i++) {
+        char q[8192];
+        snprintf(q, sizeof q, "%s/%s", ds, want[i]);
+        ck_assert_str_eq(fo.items[i].path, q);
+        ck_assert_int_eq(fo.items[i].label, want_label[i]);
+    }
+    ck_assert_uint_eq(fo.class_counts[0], 2);
+    ck_assert_uint_eq(fo.class_counts[1], 3);
+    // one notice per link not followed, naming it and why
+    ck_assert_int_eq(g_notices, 6);
+    ck_assert_uint_eq(fo.links_skipped, 6);
+    ck_assert(notice_has("/ds/dog/toroot: symlink not followed: it points to the dataset folder"));
+    ck_assert(notice_has("/ds/dog/loop: symlink not followed: it points to the dataset folder"));
+    ck_assert(notice_has("/ds/dog/tocat: symlink not followed: it points to"));
+    ck_assert(notice_has("/ds/cat, already scanned for class 'cat'"));
+    ck_assert(notice_has("/ds/cat/todogsub: symlink not followed: it points to"));
+    ck_assert(notice_has("/ds/dog/sub, already scanned for class 'dog'"));
+    ck_assert(notice_has("/ds/dog/out/back: symlink not followed"));
+    ck_assert(notice_has("/ds/dog/sub/up: symlink not followed"));
+    tg_folder_free(&fo);
+
+    // a class folder that is a link to another class's folder, or to the root: an error
+    link_at(ds, "emu", "cat");
+    ck_assert_int_ne(tg_folder_scan(&fo, ds, NULL, NULL, &err), TG_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/ds/emu: class folder is"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "already scanned for class 'cat'"));
+    char q[8192];
+    snprintf(q, sizeof q, "%s/emu", ds);
+    ck_assert_int_eq(unlink(q), 0);
+    link_at(ds, "zz", "..");
+    ck_assert_int_ne(tg_folder_scan(&fo, ds, NULL, NULL, &err), TG_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/ds/zz: class folder is the dataset folder"));
+    snprintf(q, sizeof q, "%s/zz", ds);
+    ck_assert_int_eq(unlink(q), 0);
+    // a class folder that is a link outside the dataset is walked as the class
+    link_at(ds, "emu", "../outside");
+    g_notices = 0;
+    ck_assert_msg(tg_folder_scan(&fo, ds, count_notice, NULL, &err) == TG_OK, "%s", err.msg);
+    ck_assert_int_eq(fo.num_classes, 3);
+    ck_assert_uint_eq(fo.class_counts[2], 1);
+    snprintf(q, sizeof q, "%s/emu/e.png", ds);
+    ck_assert_str_eq(fo.items[fo.count - 1].path, q);
+    ck_assert_uint_eq(fo.class_counts[1], 2);  // dog/out is now emu's folder: not followed
+    tg_folder_free(&fo);
+    rm_rf(t);
+    free(t);
 }
 END_TEST
 
@@ -801,6 +902,7 @@ static Suite *data_suite(void) {
     tcase_add_test(tc, test_random_resized_crop_rules);
     tcase_add_test(tc, test_train_transform_and_flip);
     tcase_add_test(tc, test_folder_matches_imagefolder);
+    tcase_add_test(tc, test_folder_symlinks);
     tcase_add_test(tc, test_folder_errors);
     tcase_add_test(tc, test_messages_escape_names);
     tcase_add_test(tc, test_loader_epoch);

@@ -5,10 +5,18 @@
 // sorted(fnames): keep f if its lower-cased name ends with an allowed extension. Sorting
 // os.walk's tuples orders directories by their path string, so files are ordered by
 // (directory path, file name), both compared as bytes (= code points for UTF-8).
+//
+// One difference: os.walk(followlinks=True) follows every symlink, so a link to the
+// dataset root, to a folder above it or to another class's folder relabels (or repeats)
+// images. Here the root and its ancestors are never entered, each directory (by device
+// and inode) is walked once for the whole dataset, and symlinks are followed only after
+// every class folder's own tree, so a link never takes a directory from its class. A link
+// that is not followed gives a notice naming it. Links elsewhere are followed as os.walk.
 #include "data/folder.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,20 +28,42 @@
 typedef struct {
     char *dir;   // directory path (borrowed from the dirs list)
     char *name;  // file name, malloc'd
+    int label;   // class index
 } file_ent;
+
+// A directory the scan must not enter (again): one already walked, or the dataset root or
+// one of its ancestors (dir NULL), which a symlink would turn into a walk of everything.
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    const char *dir;  // the path it was walked as (borrowed from dirs); NULL: root or above
+    int label;        // the class it was walked for (-1 for the root and its ancestors)
+} seen_dir;
+
+// A symlink to a directory, followed after every class folder's own tree is walked.
+typedef struct {
+    char *path;  // malloc'd
+    int label;
+    int depth;
+} pending_link;
 
 typedef struct {
     file_ent *v;
     size_t n, cap;
     char **dirs;  // every directory path allocated during the walk
     size_t ndirs, capdirs;
-    struct {
-        dev_t dev;
-        ino_t ino;
-    } *seen;
+    seen_dir *seen;  // shared by every class: a directory is walked at most once
     size_t nseen, capseen;
+    size_t *slots;  // (nslots,) open-addressing hash of seen by (dev, ino): index + 1, 0 free
+    size_t nslots;  // a power of two, at least twice nseen
+    pending_link *links;
+    size_t nlinks, caplinks;
     size_t hidden;
     char hidden_example[256];
+    size_t links_skipped;
+    char *const *classes;  // class names, for notices
+    tg_data_notice_fn notice;
+    void *notice_user;
 } walk_state;
 
 static int grow(void **v, size_t *cap, size_t need, size_t elem) {
@@ -91,24 +121,106 @@ static int cmp_str(const void *a, const void *b) {
 
 static int cmp_file(const void *a, const void *b) {
     const file_ent *x = a, *y = b;
+    if (x->label != y->label) return x->label < y->label ? -1 : 1;
     int c = strcmp(x->dir, y->dir);
     return c ? c : strcmp(x->name, y->name);
 }
 
-// Walks dir recursively (following symlinks; a directory already seen is not entered
-// again, which cuts symlink loops).
-static tg_status walk(walk_state *w, const char *dir, int depth, tg_error *err) {
+static size_t seen_hash(dev_t dev, ino_t ino) {
+    uint64_t h = ((uint64_t)dev * 0x9e3779b97f4a7c15u) ^ (uint64_t)ino;
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9u;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static const seen_dir *find_seen(const walk_state *w, const struct stat *sb) {
+    if (!w->nslots) return NULL;
+    for (size_t i = seen_hash(sb->st_dev, sb->st_ino);; i++) {
+        size_t k = w->slots[i & (w->nslots - 1)];
+        if (!k) return NULL;
+        if (w->seen[k - 1].dev == sb->st_dev && w->seen[k - 1].ino == sb->st_ino)
+            return &w->seen[k - 1];
+    }
+}
+
+static void slot_insert(size_t *slots, size_t nslots, const seen_dir *s, size_t index) {
+    size_t i = seen_hash(s->dev, s->ino);
+    while (slots[i & (nslots - 1)]) i++;
+    slots[i & (nslots - 1)] = index + 1;
+}
+
+// Adds a directory not in the set yet. -1 if out of memory.
+static int add_seen(walk_state *w, const struct stat *sb, const char *dir, int label) {
+    if (grow((void **)&w->seen, &w->capseen, w->nseen + 1, sizeof *w->seen) != 0) return -1;
+    if (2 * (w->nseen + 1) > w->nslots) {
+        size_t n = w->nslots ? 2 * w->nslots : 64;
+        size_t *slots = calloc(n, sizeof *slots);
+        if (!slots) return -1;
+        for (size_t i = 0; i < w->nseen; i++) slot_insert(slots, n, &w->seen[i], i);
+        free(w->slots);
+        w->slots = slots;
+        w->nslots = n;
+    }
+    w->seen[w->nseen] = (seen_dir){sb->st_dev, sb->st_ino, dir, label};
+    slot_insert(w->slots, w->nslots, &w->seen[w->nseen], w->nseen);
+    w->nseen++;
+    return 0;
+}
+
+// "<path>: <what> <where>" for a directory that is not entered (again).
+static __attribute__((noinline)) void describe_skip(const walk_state *w, const seen_dir *s,
+                                                    const char *path, const char *what,
+                                                    char *msg, size_t n) {
+    char p[TG_ERR_MSG_MAX / 2], where[TG_ERR_MSG_MAX / 2], cls[256];
+    tg_path_escape(path, p, sizeof p);
+    if (!s->dir) {
+        snprintf(msg, n, "%s: %s the dataset folder or a folder that contains it", p, what);
+        return;
+    }
+    tg_path_escape(s->dir, where, sizeof where);
+    tg_path_escape(w->classes[s->label], cls, sizeof cls);
+    snprintf(msg, n, "%s: %s %s, already scanned for class '%s'", p, what, where, cls);
+}
+
+// A symlink (or a second path, as a bind mount gives) to a directory that is not entered:
+// one notice each, so the images it would have added are not silently missing.
+static __attribute__((noinline)) void note_skipped(walk_state *w, const seen_dir *s,
+                                                   const char *path, int is_link) {
+    w->links_skipped++;
+    if (!w->notice) return;
+    char msg[TG_ERR_MSG_MAX];
+    describe_skip(w, s, path, is_link ? "symlink not followed: it points to" : "not scanned: it is",
+                  msg, sizeof msg);
+    w->notice(w->notice_user, msg);
+}
+
+static __attribute__((noinline)) tg_status class_folder_error(const walk_state *w,
+                                                              const seen_dir *s,
+                                                              const char *dir, tg_error *err) {
+    char msg[TG_ERR_MSG_MAX];
+    describe_skip(w, s, dir, "class folder is", msg, sizeof msg);
+    return tg_error_set(err, TG_ERR_VALUE, "%s", msg);
+}
+
+// Walks dir for class label: its files, then its subdirectories recursively, in sorted
+// order. Symlinks to directories are queued in w->links and followed after every class's
+// own tree (tg_folder_scan), so a link never claims a directory that a class folder holds.
+// A directory already in w->seen is not entered: that cuts loops, and keeps a link to the
+// dataset root, an ancestor of it or another class's folder from relabelling images.
+static tg_status walk(walk_state *w, const char *dir, int label, int depth, int is_link,
+                      tg_error *err) {
     if (depth > 256) return path_error(err, TG_ERR_IO, dir, "directories nested too deeply", "");
     struct stat sb;
     if (stat(dir, &sb) != 0)
         return path_error(err, TG_ERR_IO, dir, "cannot stat: ", strerror(errno));
-    for (size_t i = 0; i < w->nseen; i++)
-        if (w->seen[i].dev == sb.st_dev && w->seen[i].ino == sb.st_ino) return TG_OK;
-    if (grow((void **)&w->seen, &w->capseen, w->nseen + 1, sizeof *w->seen) != 0)
-        return path_error(err, TG_ERR_NOMEM, dir, "out of memory while scanning", "");
-    w->seen[w->nseen].dev = sb.st_dev;
-    w->seen[w->nseen].ino = sb.st_ino;
-    w->nseen++;
+    const seen_dir *seen = find_seen(w, &sb);
+    if (seen) {
+        if (depth > 0) {
+            note_skipped(w, seen, dir, is_link);
+            return TG_OK;
+        }
+        return class_folder_error(w, seen, dir, err);  // a link to the root or a class
+    }
 
     DIR *d = opendir(dir);
     if (!d) return path_error(err, TG_ERR_IO, dir, "cannot open directory: ", strerror(errno));
@@ -119,6 +231,10 @@ static tg_status walk(walk_state *w, const char *dir, int depth, tg_error *err) 
         return path_error(err, TG_ERR_NOMEM, dir, "out of memory while scanning", "");
     }
     w->dirs[w->ndirs++] = mydir;
+    if (add_seen(w, &sb, mydir, label) != 0) {
+        closedir(d);
+        return path_error(err, TG_ERR_NOMEM, dir, "out of memory while scanning", "");
+    }
     char **subdirs = NULL;
     size_t nsub = 0, capsub = 0;
     tg_status st = TG_OK;
@@ -135,8 +251,18 @@ static tg_status walk(walk_state *w, const char *dir, int depth, tg_error *err) 
             st = path_error(err, TG_ERR_NOMEM, dir, "out of memory while scanning", "");
             break;
         }
-        struct stat es;
+        struct stat ls, es;
+        int link = lstat(path, &ls) == 0 && S_ISLNK(ls.st_mode);
         int is_dir = stat(path, &es) == 0 && S_ISDIR(es.st_mode);  // follows symlinks
+        if (is_dir && link) {
+            if (grow((void **)&w->links, &w->caplinks, w->nlinks + 1, sizeof *w->links) != 0) {
+                free(path);
+                st = path_error(err, TG_ERR_NOMEM, dir, "out of memory while scanning", "");
+                break;
+            }
+            w->links[w->nlinks++] = (pending_link){path, label, depth + 1};
+            continue;
+        }
         if (is_dir) {
             if (grow((void **)&subdirs, &capsub, nsub + 1, sizeof(char *)) != 0) {
                 free(path);
@@ -154,17 +280,46 @@ static tg_status walk(walk_state *w, const char *dir, int depth, tg_error *err) 
             st = path_error(err, TG_ERR_NOMEM, dir, "out of memory while scanning", "");
             break;
         }
-        w->v[w->n].dir = mydir;
-        w->v[w->n].name = nm;
-        w->n++;
+        w->v[w->n++] = (file_ent){mydir, nm, label};
     }
     closedir(d);
     if (st == TG_OK) {
         if (nsub > 1) qsort(subdirs, nsub, sizeof(char *), cmp_str);
-        for (size_t i = 0; i < nsub && st == TG_OK; i++) st = walk(w, subdirs[i], depth + 1, err);
+        for (size_t i = 0; i < nsub && st == TG_OK; i++)
+            st = walk(w, subdirs[i], label, depth + 1, 0, err);
     }
     for (size_t i = 0; i < nsub; i++) free(subdirs[i]);
     free(subdirs);
+    return st;
+}
+
+// Puts the dataset root and every folder above it (by device and inode, following "..")
+// in the seen set: a symlink to any of them would walk the whole dataset again (or the
+// whole disk) under one class.
+static tg_status seen_root_and_ancestors(walk_state *w, const char *root, tg_error *err) {
+    size_t rl = strlen(root);
+    char *p = malloc(rl + 1);
+    if (!p) return tg_error_set(err, TG_ERR_NOMEM, "out of memory");
+    memcpy(p, root, rl + 1);
+    struct stat sb, prev;
+    tg_status st = TG_OK;
+    for (int level = 0; level < 4096 && stat(p, &sb) == 0; level++) {
+        if (level > 0 && sb.st_dev == prev.st_dev && sb.st_ino == prev.st_ino) break;  // at "/"
+        if (!find_seen(w, &sb) && add_seen(w, &sb, NULL, -1) != 0) {
+            st = tg_error_set(err, TG_ERR_NOMEM, "out of memory");
+            break;
+        }
+        prev = sb;
+        size_t l = strlen(p);
+        char *q = realloc(p, l + 4);
+        if (!q) {
+            st = tg_error_set(err, TG_ERR_NOMEM, "out of memory");
+            break;
+        }
+        p = q;
+        memcpy(p + l, "/..", 4);
+    }
+    free(p);
     return st;
 }
 
@@ -174,6 +329,9 @@ static void walk_free(walk_state *w) {
     for (size_t i = 0; i < w->ndirs; i++) free(w->dirs[i]);
     free(w->dirs);
     free(w->seen);
+    free(w->slots);
+    for (size_t i = 0; i < w->nlinks; i++) free(w->links[i].path);
+    free(w->links);
     memset(w, 0, sizeof *w);
 }
 
@@ -239,45 +397,55 @@ tg_status tg_folder_scan(tg_folder *f, const char *root, tg_data_notice_fn notic
         st = tg_error_set(err, TG_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    size_t capi = 0;
+    // Every class's own tree first, then the symlinks to directories found on the way
+    // (links inside those are queued in turn), so a directory inside a class folder always
+    // belongs to that class. Each directory is walked once for the whole dataset.
+    w.classes = f->classes;
+    w.notice = notice;
+    w.notice_user = notice_user;
+    if ((st = seen_root_and_ancestors(&w, f->root, err)) != TG_OK) goto fail;
     for (int c = 0; c < f->num_classes; c++) {
         char *cdir = join(f->root, f->classes[c]);
         if (!cdir) {
             st = tg_error_set(err, TG_ERR_NOMEM, "out of memory");
             goto fail;
         }
-        size_t n0 = w.n;
-        w.nseen = 0;  // loops are cut within a class; two classes may share a target
-        st = walk(&w, cdir, 0, err);
+        st = walk(&w, cdir, c, 0, 0, err);
         free(cdir);
         if (st != TG_OK) goto fail;
-        size_t cnt = w.n - n0;
-        if (cnt == 0) {
-            char shown_root[TG_ERR_MSG_MAX], shown_class[TG_ERR_MSG_MAX];
-            tg_path_escape(f->root, shown_root, sizeof shown_root);
-            tg_path_escape(f->classes[c], shown_class, sizeof shown_class);
-            st = tg_error_set(err, TG_ERR_VALUE,
-                              "%s: class '%s' has 0 images (.png, .jpg or .jpeg files)",
-                              shown_root, shown_class);
-            goto fail;
-        }
-        qsort(w.v + n0, cnt, sizeof(file_ent), cmp_file);
-        if (grow((void **)&f->items, &capi, f->count + cnt, sizeof(tg_folder_item)) != 0) {
+    }
+    for (size_t i = 0; i < w.nlinks; i++) {  // w.nlinks grows as links are found
+        pending_link l = w.links[i];
+        if ((st = walk(&w, l.path, l.label, l.depth, 1, err)) != TG_OK) goto fail;
+    }
+    if (w.n > 1) qsort(w.v, w.n, sizeof(file_ent), cmp_file);  // class, directory, name
+    for (size_t i = 0; i < w.n; i++) f->class_counts[w.v[i].label]++;
+    for (int c = 0; c < f->num_classes; c++) {
+        if (f->class_counts[c] > 0) continue;
+        char shown_root[TG_ERR_MSG_MAX], shown_class[TG_ERR_MSG_MAX];
+        tg_path_escape(f->root, shown_root, sizeof shown_root);
+        tg_path_escape(f->classes[c], shown_class, sizeof shown_class);
+        st = tg_error_set(err, TG_ERR_VALUE,
+                          "%s: class '%s' has 0 images (.png, .jpg or .jpeg files)", shown_root,
+                          shown_class);
+        goto fail;
+    }
+    f->items = malloc(w.n * sizeof(tg_folder_item));
+    if (!f->items) {
+        st = tg_error_set(err, TG_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < w.n; i++) {
+        char *p = join(w.v[i].dir, w.v[i].name);
+        if (!p) {
             st = tg_error_set(err, TG_ERR_NOMEM, "out of memory");
             goto fail;
         }
-        for (size_t i = n0; i < w.n; i++) {
-            char *p = join(w.v[i].dir, w.v[i].name);
-            if (!p) {
-                st = tg_error_set(err, TG_ERR_NOMEM, "out of memory");
-                goto fail;
-            }
-            f->items[f->count].path = p;
-            f->items[f->count].label = c;
-            f->count++;
-        }
-        f->class_counts[c] = cnt;
+        f->items[f->count].path = p;
+        f->items[f->count].label = w.v[i].label;
+        f->count++;
     }
+    f->links_skipped = w.links_skipped;
     f->hidden_skipped = w.hidden;
     if (w.hidden && notice) {
         char shown_root[TG_ERR_MSG_MAX], msg[TG_ERR_MSG_MAX];

@@ -1,10 +1,14 @@
 // folder.h: torchvision.datasets.ImageFolder's scan of a dataset root.
 //
 // root/<class>/**/<file>: classes are the subdirectories of root sorted by byte order,
-// index = position. Files are found recursively (symlinks followed, loops cut by
-// tracking device+inode) in os.walk order: directories sorted by path, files sorted by
-// name. Extensions .png .jpg .jpeg in any case (the decoder still sniffs magic bytes).
-// Unlike torchvision, names starting with '.' (.ipynb_checkpoints, .DS_Store) are
+// index = position. Files are found recursively in os.walk order: directories sorted by
+// path, files sorted by name. Symlinks are followed, except (unlike torchvision, whose
+// os.walk follows them all) a link to the dataset root, to a folder above it, or to a
+// directory already walked (another class's folder, a loop): each directory (by device
+// and inode) is walked once, for the class that holds it, and each link not followed
+// gives a notice. A class folder that is the root, above it, or another class's folder
+// is an error. Extensions .png .jpg .jpeg in any case (the decoder still sniffs magic
+// bytes). Unlike torchvision, names starting with '.' (.ipynb_checkpoints, .DS_Store) are
 // skipped, with a single notice. A class without files, or fewer than 2 classes, is an
 // error naming it. lib/ never prints: notices go to the caller's callback. Names in
 // messages and notices are escaped for printing (core/escape.h).
@@ -31,9 +35,11 @@ typedef struct {
     size_t count;
     tg_folder_item *items;  // (count,) ImageFolder order: class, then os.walk order
     size_t hidden_skipped;  // names starting with '.' that were skipped
+    size_t links_skipped;   // symlinks to directories not followed (see above)
 } tg_folder;
 
-// Scans root. notice (may be NULL) receives one message if hidden names were skipped.
+// Scans root. notice (may be NULL) receives one message if hidden names were skipped and
+// one for each symlink not followed.
 tg_status tg_folder_scan(tg_folder *f, const char *root, tg_data_notice_fn notice,
                          void *notice_user, tg_error *err);
 
