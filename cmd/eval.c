@@ -22,6 +22,7 @@ static void usage(FILE *f) {
             "                       \"per_class\": {NAME: F, ...}, \"confusion\": [[...]], ...}\n"
             "  -b, --batch-size N   images per forward pass (default 32)\n"
             "  -t, --threads N      compute threads (default: every core)\n"
+            "  -V, --version        print the version\n"
             "  -h, --help           this help\n\n"
             "top5 is reported with 5 classes or more (null otherwise). Confusion rows are true\n"
             "classes, columns predicted ones. Exit codes: 0 done, 1 runtime failure, 2 usage.\n");
@@ -103,12 +104,12 @@ int tg_cmd_eval(int argc, char **argv) {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},      {"data", required_argument, NULL, 'd'},
         {"json", no_argument, NULL, 'j'},             {"batch-size", required_argument, NULL, 'b'},
-        {"threads", required_argument, NULL, 't'},    {"help", no_argument, NULL, 'h'},
+        {"threads", required_argument, NULL, 't'},    {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
     int o;
-    while ((o = getopt_long(argc, argv, "m:d:jb:t:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "m:d:jb:t:hV", opts, NULL)) != -1) {
         char *end;
         long v;
         switch (o) {
@@ -133,6 +134,9 @@ int tg_cmd_eval(int argc, char **argv) {
             break;
         case 'h':
             usage(stdout);
+            return TG_EXIT_OK;
+        case 'V':
+            printf("tgfinetune %s\n", TG_VERSION);
             return TG_EXIT_OK;
         default:
             usage(stderr);

@@ -23,6 +23,7 @@ static void usage(FILE *f) {
             "  -j, --json        one JSON array: [{\"image\": PATH, \"predictions\":\n"
             "                    [{\"class\": NAME, \"index\": I, \"probability\": P}, ...]}, ...]\n"
             "  -t, --threads N   compute threads (default: every core)\n"
+            "  -V, --version     print the version\n"
             "  -h, --help        this help\n\n"
             "Exit codes: 0 done, 1 an image or the model could not be read, 2 usage error.\n");
 }
@@ -52,11 +53,11 @@ int tg_cmd_predict(int argc, char **argv) {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"topk", required_argument, NULL, 'k'},
         {"json", no_argument, NULL, 'j'},        {"threads", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
     };
     optind = 1;
     int o;
-    while ((o = getopt_long(argc, argv, "m:k:jt:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "m:k:jt:hV", opts, NULL)) != -1) {
         char *end;
         long v;
         switch (o) {
@@ -78,6 +79,9 @@ int tg_cmd_predict(int argc, char **argv) {
             break;
         case 'h':
             usage(stdout);
+            return TG_EXIT_OK;
+        case 'V':
+            printf("tgfinetune %s\n", TG_VERSION);
             return TG_EXIT_OK;
         default:
             usage(stderr);

@@ -30,6 +30,7 @@ static void usage(FILE *f) {
             "  -c, --config FILE  the JSON config (paths in it are relative to its directory)\n"
             "  -r, --resume       continue from output/checkpoint.safetensors\n"
             "  -t, --threads N    compute threads (default: train.threads, 0 = every core)\n"
+            "  -V, --version      print the version\n"
             "  -h, --help         this help\n\n"
             "Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves the checkpoint and exits\n"
             "with 130 or 143; a second signal stops at once. Exit codes: 0 done, 1 runtime\n"
@@ -111,12 +112,12 @@ int tg_cmd_train(int argc, char **argv) {
     int threads = 0;
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"resume", no_argument, NULL, 'r'},
-        {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
     int o;
-    while ((o = getopt_long(argc, argv, "c:rt:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "c:rt:hV", opts, NULL)) != -1) {
         switch (o) {
         case 'c':
             config = optarg;
@@ -137,6 +138,9 @@ int tg_cmd_train(int argc, char **argv) {
         }
         case 'h':
             usage(stdout);
+            return TG_EXIT_OK;
+        case 'V':
+            printf("tgfinetune %s\n", TG_VERSION);
             return TG_EXIT_OK;
         default:
             usage(stderr);
