@@ -13,15 +13,15 @@ static void info_usage(FILE *f) {
             "and shape, its metadata, and the parameter count.\n");
 }
 
+// The format line: the library's own detection on the file's first bytes, so info names
+// the reader that loaded the file.
 static const char *format_of(const char *path) {
-    unsigned char b[9] = {0};
+    unsigned char b[16] = {0};
     FILE *f = fopen(path, "rb");
     if (!f) return "?";
     size_t n = fread(b, 1, sizeof b, f);
     fclose(f);
-    if (n >= 4 && !memcmp(b, "PK\x03\x04", 4)) return "PyTorch checkpoint (zip format)";
-    if (n >= 1 && b[0] == 0x80) return "PyTorch checkpoint (legacy format)";
-    return "safetensors";
+    return tg_sd_format_name(tg_statedict_detect(b, n, path));
 }
 
 // BatchNorm running statistics are buffers, not parameters (PyTorch's parameters()).

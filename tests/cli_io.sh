@@ -39,6 +39,16 @@ expect 1 "truncated zip" "$tg" info "$d/hostile/truncated.pth"
 has "$w/err" "incomplete zip" "truncated message"
 expect 1 "missing file" "$tg" info "$w/nope.pth"
 has "$w/err" "No such file" "missing file message"
+# a safetensors whose header is 128 bytes starts with 0x80, pickle's PROTO byte: info must
+# still call it safetensors (the library's detection, safetensors first)
+hdr='{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'
+{ printf '\x80\0\0\0\0\0\0\0%s' "$hdr"; printf '%*s' $((128 - ${#hdr})) ''
+  printf '\0\0\x80\x3f\0\0\0\x40'; } > "$w/h128.safetensors"
+expect 0 "info on a 128-byte safetensors header" "$tg" info "$w/h128.safetensors"
+has "$w/out" "h128.safetensors: safetensors$" "128-byte header named safetensors"
+grep -q "legacy" "$w/out" && { echo "FAIL: 128-byte header called a legacy .pth"; fails=$((fails + 1)); }
+expect 0 "info legacy pth" "$tg" info "$d/dtypes_legacy.pth"
+has "$w/out" "dtypes_legacy.pth: PyTorch checkpoint (legacy format)$" "legacy format named"
 expect 2 "no arguments" "$tg" convert
 expect 2 "no -o" "$tg" convert "$d/dtypes_zip.pth"
 expect 2 "bad extension" "$tg" convert "$d/dtypes_zip.pth" -o "$w/x.bin"

@@ -183,11 +183,42 @@ START_TEST(test_detect_header_0x80) {
             assert_same(&sd, &back);
             tg_statedict_free(&back);
         }
+        if (hit) {  // the library's detection (info uses it) says safetensors, not pickle
+            ck_assert_int_eq(tg_statedict_detect(b, n, "model.pth"), TG_SD_FORMAT_SAFETENSORS);
+            ck_assert_int_eq(tg_statedict_detect(b, 9, NULL), TG_SD_FORMAT_SAFETENSORS);
+        }
         free(b);
         if (hit) break;
         ck_assert_uint_lt(len, 149);
     }
     tg_statedict_free(&sd);
+}
+END_TEST
+
+START_TEST(test_detect_formats) {
+    static const struct {
+        const char *file;
+        tg_sd_format want;
+    } fx[] = {
+        {"dtypes_zip.pth", TG_SD_FORMAT_PTH_ZIP},
+        {"dtypes_legacy.pth", TG_SD_FORMAT_PTH_LEGACY},
+        {"dtypes_expected.safetensors", TG_SD_FORMAT_SAFETENSORS},
+    };
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; i++) {
+        size_t n;
+        unsigned char *b = slurp(path_in(data_dir, fx[i].file), &n);
+        ck_assert_uint_ge(n, 16);
+        ck_assert_int_eq(tg_statedict_detect(b, 16, "x"), fx[i].want);
+        free(b);
+    }
+    ck_assert_int_eq(tg_statedict_detect("PYTORCH1\0", 9, "x.pth"), TG_SD_FORMAT_PTH_PREVIEW);
+    ck_assert_int_eq(tg_statedict_detect("garbage!!", 9, "x.pth"), TG_SD_FORMAT_UNKNOWN);
+    ck_assert_int_eq(tg_statedict_detect("garbage!!", 9, "x.safetensors"),
+                     TG_SD_FORMAT_SAFETENSORS);  // the reader then names the problem
+    ck_assert_int_eq(tg_statedict_detect("", 0, "x"), TG_SD_FORMAT_UNKNOWN);
+    ck_assert_str_eq(tg_sd_format_name(TG_SD_FORMAT_SAFETENSORS), "safetensors");
+    ck_assert_str_eq(tg_sd_format_name(TG_SD_FORMAT_PTH_LEGACY),
+                     "PyTorch checkpoint (legacy format)");
 }
 END_TEST
 
@@ -571,6 +602,7 @@ int main(void) {
     tcase_add_test(tc, test_roundtrip_every_dtype);
     tcase_add_test(tc, test_writers_layout);
     tcase_add_test(tc, test_detect_header_0x80);
+    tcase_add_test(tc, test_detect_formats);
     tcase_add_test(tc, test_torch_fixtures);
     tcase_add_test(tc, test_convert_chain);
     tcase_add_test(tc, test_zip64_end_record);

@@ -199,20 +199,49 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= m && !strcasecmp(s + n - m, suffix);
 }
 
+tg_sd_format tg_statedict_detect(const void *buf, size_t n, const char *name) {
+    const unsigned char *b = buf;
+    if (n >= 4 && !memcmp(b, "PK\x03\x04", 4)) return TG_SD_FORMAT_PTH_ZIP;
+    if (n >= 8 && !memcmp(b, "PYTORCH1", 8)) return TG_SD_FORMAT_PTH_PREVIEW;
+    if ((n > 8 && b[8] == '{') || (name && ends_with(name, ".safetensors")))
+        return TG_SD_FORMAT_SAFETENSORS;
+    if (n >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) return TG_SD_FORMAT_PTH_LEGACY;
+    return TG_SD_FORMAT_UNKNOWN;
+}
+
+const char *tg_sd_format_name(tg_sd_format f) {
+    switch (f) {
+    case TG_SD_FORMAT_PTH_ZIP:
+        return "PyTorch checkpoint (zip format)";
+    case TG_SD_FORMAT_PTH_LEGACY:
+        return "PyTorch checkpoint (legacy format)";
+    case TG_SD_FORMAT_PTH_PREVIEW:
+        return "PyTorch checkpoint (PYTORCH1 preview format)";
+    case TG_SD_FORMAT_SAFETENSORS:
+        return "safetensors";
+    case TG_SD_FORMAT_UNKNOWN:
+        break;
+    }
+    return "unknown format";
+}
+
 tg_status tg_statedict_load_mem(const void *buf, size_t n, const char *name, tg_statedict *sd,
                                 tg_error *err) {
     const unsigned char *b = buf;
     if (n == 0) return tg_error_set(err, TG_ERR_FORMAT, "%s: empty file", name);
-    if (n >= 4 && !memcmp(b, "PK\x03\x04", 4)) return tg_pth_read(b, n, name, sd, err);
-    if (n >= 8 && !memcmp(b, "PYTORCH1", 8))
+    switch (tg_statedict_detect(b, n, name)) {
+    case TG_SD_FORMAT_PTH_ZIP:
+    case TG_SD_FORMAT_PTH_LEGACY:
+        return tg_pth_read(b, n, name, sd, err);
+    case TG_SD_FORMAT_SAFETENSORS:
+        return tg_safetensors_read(b, n, name, sd, err);
+    case TG_SD_FORMAT_PTH_PREVIEW:
         return tg_error_set(err, TG_ERR_FORMAT,
                             "%s: PYTORCH1 (pre-1.6 preview) format is not supported; re-save it "
                             "with torch.save", name);
-    // safetensors before pickle: a header length like 128 also starts with byte 0x80, but
-    // a legacy .pth has 0xf9 (inside its magic number) where safetensors has '{'
-    if ((n > 8 && b[8] == '{') || ends_with(name, ".safetensors"))
-        return tg_safetensors_read(b, n, name, sd, err);
-    if (n >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) return tg_pth_read(b, n, name, sd, err);
+    case TG_SD_FORMAT_UNKNOWN:
+        break;
+    }
     return tg_error_set(err, TG_ERR_FORMAT,
                         "%s: unrecognized format: not a zip .pth, a legacy .pth or a "
                         "safetensors file (first bytes %02x %02x %02x %02x)",
