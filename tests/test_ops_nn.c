@@ -329,6 +329,14 @@ static tg_tensor *gc_maxpool(tg_ctx *c, tg_tensor **in, void *ud) {
     (void)ud;
     return tg_maxpool2d(c, in[0], 3, 2, 1);
 }
+static tg_tensor *gc_maxpool_k2s2(tg_ctx *c, tg_tensor **in, void *ud) {  // generic path
+    (void)ud;
+    return tg_maxpool2d(c, in[0], 2, 2, 0);
+}
+static tg_tensor *gc_maxpool_k3s1(tg_ctx *c, tg_tensor **in, void *ud) {  // generic path
+    (void)ud;
+    return tg_maxpool2d(c, in[0], 3, 1, 1);
+}
 static tg_tensor *gc_avgpool(tg_ctx *c, tg_tensor **in, void *ud) {
     (void)ud;
     return tg_adaptive_avgpool2d_1x1(c, in[0]);
@@ -352,8 +360,8 @@ START_TEST(test_pointwise_gradcheck) {
     tg_tensor *x = tg_tensor_new(4, xs);
     tg_tensor_set_requires_grad(x, true);
     fill_distinct(x, &r, -4.05f);  // straddles 0 without hitting it
-    tg_gc_fn fns[3] = {gc_relu, gc_maxpool, gc_avgpool};
-    for (int k = 0; k < 3; k++) {
+    tg_gc_fn fns[5] = {gc_relu, gc_maxpool, gc_avgpool, gc_maxpool_k2s2, gc_maxpool_k3s1};
+    for (int k = 0; k < 5; k++) {
         double e = tg_gradcheck(fns[k], &x, 1, NULL, 1e-2, 1e-3, 1e-2);
         ck_assert_msg(e <= 1.0, "op %d: gradcheck error %g", k, e);
     }

@@ -3,6 +3,7 @@
 // -inf. Each output remembers the flat index (ih*W + iw) of the first maximum of its window
 // (or its last NaN, as in PyTorch); backward adds dout there.
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ops.h"
@@ -32,6 +33,51 @@ typedef struct {
         bi = t_ ? (idx) : bi;                     \
     } while (0)
 
+// ResNet's 3x3, stride 2, padding 1 pool, vectorised over a block of output columns: each
+// input row is split into even and odd columns, so the three candidates of every window
+// row are contiguous arrays (window of ow: columns 2ow-1, 2ow, 2ow+1), visited in the
+// same row-major order as the generic loop.
+#define MP_BLOCK 256
+
+static void maxpool_3x3s2_plane(const float *x, float *out, int32_t *am, int64_t H, int64_t W,
+                                int64_t OH, int64_t OW) {
+    float best[MP_BLOCK], cand[3][MP_BLOCK];
+    int32_t bi[MP_BLOCK], ci[3][MP_BLOCK];
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const int64_t h0 = 2 * oh - 1;
+        for (int64_t ow0 = 0; ow0 < OW; ow0 += MP_BLOCK) {
+            const int nb = OW - ow0 < MP_BLOCK ? (int)(OW - ow0) : MP_BLOCK;
+            const int64_t hs = h0 < 0 ? 0 : h0;
+            for (int k = 0; k < nb; k++) {
+                const int64_t w0 = 2 * (ow0 + k) - 1;
+                best[k] = -INFINITY;
+                bi[k] = (int32_t)(hs * W + (w0 < 0 ? 0 : w0));  // first in-bounds element
+            }
+            for (int64_t h = hs; h < h0 + 3 && h < H; h++) {
+                const float *row = x + h * W;
+                for (int q = 0; q < 3; q++)
+                    for (int k = 0; k < nb; k++) {
+                        const int64_t w = 2 * (ow0 + k) - 1 + q;
+                        const bool in = w >= 0 && w < W;
+                        cand[q][k] = in ? row[in ? w : 0] : -INFINITY;
+                        ci[q][k] = (int32_t)(h * W + w);
+                    }
+                for (int q = 0; q < 3; q++)
+                    for (int k = 0; k < nb; k++) {
+                        const float v = cand[q][k];
+                        const bool take = (v > best[k]) | (v != v);
+                        best[k] = take ? v : best[k];
+                        bi[k] = take ? ci[q][k] : bi[k];
+                    }
+            }
+            for (int k = 0; k < nb; k++) {
+                out[oh * OW + ow0 + k] = best[k];
+                am[oh * OW + ow0 + k] = bi[k];
+            }
+        }
+    }
+}
+
 // planes [p0, p1) of (N*C, H, W)
 static void maxpool_task(void *arg, int64_t p0, int64_t p1) {
     const maxpool_job *j = arg;
@@ -41,6 +87,10 @@ static void maxpool_task(void *arg, int64_t p0, int64_t p1) {
         const float *x = j->x + pl * H * W;
         float *out = j->out + pl * OH * OW;
         int32_t *am = j->argmax + pl * OH * OW;
+        if (k == 3 && s == 2 && p == 1) {
+            maxpool_3x3s2_plane(x, out, am, H, W, OH, OW);
+            continue;
+        }
         for (int64_t oh = 0; oh < OH; oh++) {
             const int64_t h0 = oh * s - p;
             const int64_t hs = h0 < 0 ? 0 : h0, he = h0 + k > H ? H : h0 + k;
