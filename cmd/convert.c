@@ -66,6 +66,14 @@ int tg_cmd_convert(int argc, char **argv) {
         fprintf(stderr,
                 "tgfinetune convert: note: a .pth has no place for the %zu metadata entries of "
                 "%s (class names, preprocessing); they are not copied\n", sd.n_meta, in);
+    // A converter copies bits: NaN and Inf are kept, but said, as they break training.
+    for (size_t i = 0; i < sd.n; i++) {
+        int64_t bad = tg_sd_entry_nonfinite(&sd.entries[i]);
+        if (bad)
+            fprintf(stderr, "tgfinetune convert: warning: tensor %s: %lld non-finite value%s "
+                    "(NaN or Inf), copied as they are\n", sd.entries[i].name, (long long)bad,
+                    bad == 1 ? "" : "s");
+    }
     int rc = TG_EXIT_OK;
     if (tg_statedict_save(out, &sd, &err) != TG_OK) {
         fprintf(stderr, "tgfinetune convert: %s\n", err.msg);

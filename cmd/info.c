@@ -1,5 +1,6 @@
 // info.c: `tgfinetune info FILE`: the tensors (name, dtype, shape), the metadata and the
-// parameter count of a .pth or .safetensors file.
+// parameter count of a .pth or .safetensors file. A tensor holding NaN or Inf says how many,
+// on its line and in a warning on stderr.
 #include <stdio.h>
 #include <string.h>
 
@@ -68,6 +69,7 @@ int tg_cmd_info(int argc, char **argv) {
         if (strlen(sd.entries[i].name) > width) width = strlen(sd.entries[i].name);
     printf("tensors:\n");
     int64_t params = 0, bytes = 0;
+    size_t nonfinite_tensors = 0;
     for (size_t i = 0; i < sd.n; i++) {
         const tg_sd_entry *e = &sd.entries[i];
         char shape[256];
@@ -76,13 +78,26 @@ int tg_cmd_info(int argc, char **argv) {
             k += snprintf(shape + k, sizeof shape - (size_t)k, "%s%lld", d ? ", " : "",
                           (long long)e->shape[d]);
         if (k < (int)sizeof shape) snprintf(shape + k, sizeof shape - (size_t)k, "]");
-        printf("  %-*s %-4s %s\n", (int)width, e->name, tg_dt_name(e->dtype), shape);
+        int64_t bad = tg_sd_entry_nonfinite(e);
+        if (bad) {
+            printf("  %-*s %-4s %-16s %lld non-finite (NaN or Inf)\n", (int)width, e->name,
+                   tg_dt_name(e->dtype), shape, (long long)bad);
+            nonfinite_tensors++;
+        } else {
+            printf("  %-*s %-4s %s\n", (int)width, e->name, tg_dt_name(e->dtype), shape);
+        }
         if (!is_buffer(e->name)) params += tg_sd_entry_numel(e);
         bytes += (int64_t)e->nbytes;
     }
     printf("%zu tensors, %lld elements (%lld bytes), %lld parameters without BatchNorm "
            "buffers\n", sd.n, (long long)tg_statedict_numel(&sd), (long long)bytes,
            (long long)params);
+    for (size_t i = 0; nonfinite_tensors && i < sd.n; i++) {
+        int64_t bad = tg_sd_entry_nonfinite(&sd.entries[i]);
+        if (bad)
+            fprintf(stderr, "tgfinetune info: warning: tensor %s: %lld non-finite value%s (NaN "
+                    "or Inf)\n", sd.entries[i].name, (long long)bad, bad == 1 ? "" : "s");
+    }
     tg_statedict_free(&sd);
     return TG_EXIT_OK;
 }

@@ -49,6 +49,24 @@ has "$w/out" "h128.safetensors: safetensors$" "128-byte header named safetensors
 grep -q "legacy" "$w/out" && { echo "FAIL: 128-byte header called a legacy .pth"; fails=$((fails + 1)); }
 expect 0 "info legacy pth" "$tg" info "$d/dtypes_legacy.pth"
 has "$w/out" "dtypes_legacy.pth: PyTorch checkpoint (legacy format)$" "legacy format named"
+# NaN/Inf weights: info counts them per tensor, convert warns and still copies every bit
+hdr='{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"h":{"dtype":"F16","shape":[2],"data_offsets":[16,20]},"i":{"dtype":"I64","shape":[1],"data_offsets":[20,28]}}'
+{ printf "\\x$(printf %02x ${#hdr})\\0\\0\\0\\0\\0\\0\\0%s" "$hdr"
+  # a: 1.0, NaN (payload 1), +Inf, -Inf; h: 1.0, NaN; i: INT64_MAX (all-ones exponent bits, not a float)
+  printf '\0\0\x80\x3f\x01\0\xc0\x7f\0\0\x80\x7f\0\0\x80\xff\0\x3c\0\x7e\xff\xff\xff\xff\xff\xff\xff\x7f'
+} > "$w/nan.safetensors"
+expect 0 "info on NaN/Inf weights" "$tg" info "$w/nan.safetensors"
+has "$w/out" "^  a  *F32  \[4\]  *3 non-finite" "info: non-finite count on the tensor's line"
+has "$w/out" "^  h  *F16  \[2\]  *1 non-finite" "info: F16 non-finite count"
+has "$w/out" "^  i  *I64  \[1\]$" "info: no count for an integer tensor"
+has "$w/err" "warning: tensor a: 3 non-finite values" "info: warning on stderr"
+expect 0 "convert NaN/Inf weights" "$tg" convert "$w/nan.safetensors" -o "$w/nan.pth"
+has "$w/err" "warning: tensor a: 3 non-finite values" "convert: warning for a"
+has "$w/err" "warning: tensor h: 1 non-finite value " "convert: warning for h"
+grep -q "tensor i" "$w/err" && { echo "FAIL: convert warned about an integer tensor"; fails=$((fails + 1)); }
+expect 0 "convert NaN/Inf weights back" "$tg" convert "$w/nan.pth" -o "$w/nan2.safetensors"
+cmp -s <(tail -c 28 "$w/nan.safetensors") <(tail -c 28 "$w/nan2.safetensors") ||
+    { echo "FAIL: NaN/Inf weights not copied bit for bit"; fails=$((fails + 1)); }
 expect 2 "no arguments" "$tg" convert
 expect 2 "no -o" "$tg" convert "$d/dtypes_zip.pth"
 expect 2 "bad extension" "$tg" convert "$d/dtypes_zip.pth" -o "$w/x.bin"

@@ -4,6 +4,7 @@
 // at test time into the build dir), and files we write are checked by torch.load.
 #include <check.h>
 #include <dirent.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +192,31 @@ START_TEST(test_detect_header_0x80) {
         if (hit) break;
         ck_assert_uint_lt(len, 149);
     }
+    tg_statedict_free(&sd);
+}
+END_TEST
+
+// NaN and Inf counted from bit patterns for every float dtype; integers never count.
+START_TEST(test_entry_nonfinite) {
+    tg_statedict sd;
+    tg_statedict_init(&sd);
+    tg_error err = {0};
+    int64_t four[1] = {4}, three[1] = {3};
+    float f32[4] = {1.0f, NAN, INFINITY, -INFINITY};
+    double f64[3] = {-0.0, NAN, 1e308};
+    uint16_t f16[4] = {0x3c00, 0x7c00, 0xfe00, 0x7bff};   // 1, +Inf, -NaN, 65504
+    uint16_t bf16[4] = {0x3f80, 0x7f80, 0x7fc1, 0xff7f};  // 1, +Inf, NaN, -max
+    int64_t i64[3] = {-1, INT64_MAX, 0x7ff0000000000000};
+    ck_assert_int_eq(tg_statedict_add(&sd, "f32", TG_DT_F32, 1, four, f32, &err), TG_OK);
+    ck_assert_int_eq(tg_statedict_add(&sd, "f64", TG_DT_F64, 1, three, f64, &err), TG_OK);
+    ck_assert_int_eq(tg_statedict_add(&sd, "f16", TG_DT_F16, 1, four, f16, &err), TG_OK);
+    ck_assert_int_eq(tg_statedict_add(&sd, "bf16", TG_DT_BF16, 1, four, bf16, &err), TG_OK);
+    ck_assert_int_eq(tg_statedict_add(&sd, "i64", TG_DT_I64, 1, three, i64, &err), TG_OK);
+    ck_assert_int_eq(tg_sd_entry_nonfinite(tg_statedict_find(&sd, "f32")), 3);
+    ck_assert_int_eq(tg_sd_entry_nonfinite(tg_statedict_find(&sd, "f64")), 1);
+    ck_assert_int_eq(tg_sd_entry_nonfinite(tg_statedict_find(&sd, "f16")), 2);
+    ck_assert_int_eq(tg_sd_entry_nonfinite(tg_statedict_find(&sd, "bf16")), 2);
+    ck_assert_int_eq(tg_sd_entry_nonfinite(tg_statedict_find(&sd, "i64")), 0);
     tg_statedict_free(&sd);
 }
 END_TEST
@@ -603,6 +629,7 @@ int main(void) {
     tcase_add_test(tc, test_writers_layout);
     tcase_add_test(tc, test_detect_header_0x80);
     tcase_add_test(tc, test_detect_formats);
+    tcase_add_test(tc, test_entry_nonfinite);
     tcase_add_test(tc, test_torch_fixtures);
     tcase_add_test(tc, test_convert_chain);
     tcase_add_test(tc, test_zip64_end_record);

@@ -72,6 +72,36 @@ int64_t tg_sd_entry_numel(const tg_sd_entry *e) {
     return n;
 }
 
+int64_t tg_sd_entry_nonfinite(const tg_sd_entry *e) {
+    // an IEEE value is NaN or infinite exactly when its exponent bits are all ones
+    uint64_t mask;
+    switch (e->dtype) {
+    case TG_DT_F64:
+        mask = 0x7ff0000000000000u;
+        break;
+    case TG_DT_F32:
+        mask = 0x7f800000u;
+        break;
+    case TG_DT_F16:
+        mask = 0x7c00u;
+        break;
+    case TG_DT_BF16:
+        mask = 0x7f80u;
+        break;
+    default:
+        return 0;
+    }
+    size_t size = tg_dt_size(e->dtype), n = e->nbytes / size;
+    const unsigned char *p = e->data;
+    int64_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        memcpy(&v, p + i * size, size);  // little-endian host (checked above)
+        count += (v & mask) == mask;
+    }
+    return count;
+}
+
 int64_t tg_statedict_numel(const tg_statedict *sd) {
     int64_t n = 0;
     for (size_t i = 0; i < sd->n; i++) n += tg_sd_entry_numel(&sd->entries[i]);

@@ -89,6 +89,9 @@ tg_status tg_statedict_load_mem(const void *buf, size_t n, const char *name, tg_
 tg_status tg_statedict_append_owned(tg_statedict *sd, char *name, tg_dt dtype, int ndim,
                                     const int64_t *shape, void *data, size_t nbytes,
                                     tg_error *err);
+// Number of NaN and infinite values of a floating-point entry (F32, F64, F16, BF16), read
+// from the bit patterns (all-ones exponent); 0 for integer and bool entries.
+int64_t tg_sd_entry_nonfinite(const tg_sd_entry *e);
 // Total number of elements over all entries (the parameter count `info` prints).
 int64_t tg_statedict_numel(const tg_statedict *sd);
 // Parses a safetensors dtype name ("F32", "BF16", ...). Returns 0 if unknown.
