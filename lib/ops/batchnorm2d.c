@@ -13,6 +13,10 @@
 //   dweight = sum(dout * xhat), dbias = sum(dout)
 #include <math.h>
 #include <string.h>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define BN_AVX2 1
+#endif
 
 #include "ops.h"
 #include "parallel.h"
@@ -25,41 +29,61 @@ typedef struct {
 } bn_saved;
 
 // ---- kernels ----
-// x (N, C, HW): per-channel mean and biased variance, in double.
+// x (N, C, HW): per-channel mean and biased variance in one pass, accumulated in double
+// around a shift (the mean of the channel's first row, so that var = E[(x-s)^2] - E[x-s]^2
+// does not cancel).
 static void bn_stats_kernel(double *mean, double *var, const float *x, int64_t N, int64_t C,
                             int64_t HW, int64_t c0, int64_t c1) {
     const double M = (double)(N * HW);
     for (int64_t ch = c0; ch < c1; ch++) {
-        double s = 0;
+        const float *first = x + ch * HW;
+        double sh = 0;
+        for (int64_t i = 0; i < HW; i++) sh += first[i];
+        sh /= (double)(HW ? HW : 1);
+        double a1[8] = {0}, a2[8] = {0}, s1 = 0, s2 = 0;
         for (int64_t n = 0; n < N; n++) {
             const float *p = x + (n * C + ch) * HW;
-            float acc[8] = {0};
             int64_t i = 0;
-            for (; i + 8 <= HW; i += 8)
-                for (int k = 0; k < 8; k++) acc[k] += p[i + k];
-            double t = 0;
-            for (int k = 0; k < 8; k++) t += acc[k];
-            for (; i < HW; i++) t += p[i];
-            s += t;
-        }
-        double m = s / M, v = 0;
-        for (int64_t n = 0; n < N; n++) {
-            const float *p = x + (n * C + ch) * HW;
-            float acc[8] = {0};
-            const float mf = (float)m;
-            int64_t i = 0;
+#ifdef BN_AVX2
+            const __m256d shv = _mm256_set1_pd(sh);
+            __m256d p1 = _mm256_setzero_pd(), q1 = _mm256_setzero_pd(),
+                    p2 = _mm256_setzero_pd(), q2 = _mm256_setzero_pd();
+            for (; i + 8 <= HW; i += 8) {
+                const __m256 v = _mm256_loadu_ps(p + i);
+                const __m256d lo = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), shv);
+                const __m256d hi = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), shv);
+                p1 = _mm256_add_pd(p1, lo);
+                q1 = _mm256_add_pd(q1, hi);
+                p2 = _mm256_fmadd_pd(lo, lo, p2);
+                q2 = _mm256_fmadd_pd(hi, hi, q2);
+            }
+            double t[4];
+            _mm256_storeu_pd(t, _mm256_add_pd(p1, q1));
+            s1 += (t[0] + t[1]) + (t[2] + t[3]);
+            _mm256_storeu_pd(t, _mm256_add_pd(p2, q2));
+            s2 += (t[0] + t[1]) + (t[2] + t[3]);
+#else
             for (; i + 8 <= HW; i += 8)
                 for (int k = 0; k < 8; k++) {
-                    float d = p[i + k] - mf;
-                    acc[k] += d * d;
+                    const double d = (double)p[i + k] - sh;
+                    a1[k] += d;
+                    a2[k] += d * d;
                 }
-            double t = 0;
-            for (int k = 0; k < 8; k++) t += acc[k];
-            for (; i < HW; i++) t += ((double)p[i] - m) * ((double)p[i] - m);
-            v += t;
+#endif
+            for (; i < HW; i++) {
+                const double d = (double)p[i] - sh;
+                s1 += d;
+                s2 += d * d;
+            }
         }
-        mean[ch] = m;
-        var[ch] = v / M;
+        for (int k = 0; k < 8; k++) {
+            s1 += a1[k];
+            s2 += a2[k];
+        }
+        const double m1 = s1 / M;  // mean - sh
+        double v = s2 / M - m1 * m1;
+        mean[ch] = sh + m1;
+        var[ch] = v > 0 ? v : 0;
     }
 }
 
