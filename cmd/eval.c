@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "app/evaluate.h"
+#include "app/threads.h"
 #include "commands.h"
 
 static void usage(FILE *f) {
@@ -21,7 +22,7 @@ static void usage(FILE *f) {
             "  -j, --json           {\"images\": N, \"top1\": F, \"top5\": F, \"loss\": F,\n"
             "                       \"per_class\": {NAME: F, ...}, \"confusion\": [[...]], ...}\n"
             "  -b, --batch-size N   images per forward pass (default 32)\n"
-            "  -t, --threads N      compute threads (default: every core)\n"
+            "  -t, --threads N      compute threads, 0..1024 (default 0: every core)\n"
             "  -V, --version        print the version\n"
             "  -h, --help           this help\n\n"
             "top5 is reported with 5 classes or more (null otherwise). Confusion rows are true\n"
@@ -123,14 +124,24 @@ int tg_cmd_eval(int argc, char **argv) {
             json = true;
             break;
         case 'b':
-        case 't':
             v = strtol(optarg, &end, 10);
             if (!*optarg || *end || v < 1 || v > 65536) {
-                fprintf(stderr, "tgfinetune eval: --%s must be an integer in [1, 65536] (got '%s')\n",
-                        o == 'b' ? "batch-size" : "threads", optarg);
+                fprintf(stderr,
+                        "tgfinetune eval: --batch-size must be an integer in [1, 65536] (got "
+                        "'%s')\n", optarg);
                 return TG_EXIT_USAGE;
             }
-            *(o == 'b' ? &batch : &threads) = (int)v;
+            batch = (int)v;
+            break;
+        case 't':
+            v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 0 || v > TG_THREADS_MAX) {
+                fprintf(stderr,
+                        "tgfinetune eval: --threads must be an integer in [0, %d] (0 = every "
+                        "core; got '%s')\n", TG_THREADS_MAX, optarg);
+                return TG_EXIT_USAGE;
+            }
+            threads = (int)v;
             break;
         case 'h':
             usage(stdout);

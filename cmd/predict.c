@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "app/predict.h"
+#include "app/threads.h"
 #include "app/train.h"
 #include "commands.h"
 
@@ -22,7 +23,7 @@ static void usage(FILE *f) {
             "  -k, --topk K      classes per image (default 5, at most the class count)\n"
             "  -j, --json        one JSON array: [{\"image\": PATH, \"predictions\":\n"
             "                    [{\"class\": NAME, \"index\": I, \"probability\": P}, ...]}, ...]\n"
-            "  -t, --threads N   compute threads (default: every core)\n"
+            "  -t, --threads N   compute threads, 0..1024 (default 0: every core)\n"
             "  -V, --version     print the version\n"
             "  -h, --help        this help\n\n"
             "Exit codes: 0 done, 1 an image or the model could not be read, 2 usage error.\n");
@@ -65,14 +66,23 @@ int tg_cmd_predict(int argc, char **argv) {
             model = optarg;
             break;
         case 'k':
-        case 't':
             v = strtol(optarg, &end, 10);
             if (!*optarg || *end || v < 1 || v > 1000000) {
-                fprintf(stderr, "tgfinetune predict: --%s must be an integer >= 1 (got '%s')\n",
-                        o == 'k' ? "topk" : "threads", optarg);
+                fprintf(stderr, "tgfinetune predict: --topk must be an integer >= 1 (got '%s')\n",
+                        optarg);
                 return TG_EXIT_USAGE;
             }
-            *(o == 'k' ? &topk : &threads) = (int)v;
+            topk = (int)v;
+            break;
+        case 't':
+            v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 0 || v > TG_THREADS_MAX) {
+                fprintf(stderr,
+                        "tgfinetune predict: --threads must be an integer in [0, %d] (0 = every "
+                        "core; got '%s')\n", TG_THREADS_MAX, optarg);
+                return TG_EXIT_USAGE;
+            }
+            threads = (int)v;
             break;
         case 'j':
             json = true;

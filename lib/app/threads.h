@@ -3,6 +3,10 @@
 #ifndef TG_APP_THREADS_H
 #define TG_APP_THREADS_H
 
+// The most compute threads a run may ask for: train.threads in the config and --threads
+// of every command are checked against it (0 = every core).
+#define TG_THREADS_MAX 1024
+
 // n <= 0: every online core. Returns the count used.
 int tg_app_set_threads(int n);
 
