@@ -16,7 +16,6 @@
 #include "winograd.h"
 
 #include <cblas.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "conv_gemm.h"
@@ -311,9 +310,8 @@ static void dweight_task(void *arg, int64_t o0, int64_t o1) {
 }
 
 // ---- the 16 gemms of one chunk ----
-// Either one after the other, each on OpenBLAS's threads, or, for small ones (see
-// tg_gemm_is_small) or with TG_WINOGRAD_SPLIT=1 in the environment, split 8 and 8 over
-// tg_parallel_for's threads with OpenBLAS on one thread.
+// Split 8 and 8 over tg_parallel_for's threads with OpenBLAS on one thread (see
+// tg_gemm_is_small), or one after the other on OpenBLAS's threads.
 typedef struct {
     CBLAS_TRANSPOSE ta, tb;
     int m, n, k;
@@ -331,14 +329,8 @@ static void gemm16_task(void *arg, int64_t x0, int64_t x1) {
                     g->lda, g->b + xi * g->sb, g->ldb, g->beta, g->c + xi * g->sc, g->ldc);
 }
 
-static int split_mode = -1;
-
 static void gemm16(const gemm16_job *g) {
-    if (split_mode < 0) {
-        const char *e = getenv("TG_WINOGRAD_SPLIT");
-        split_mode = e && atoi(e) > 0;
-    }
-    if (split_mode || tg_gemm_is_small((int64_t)g->m * g->n * g->k))
+    if (tg_gemm_is_small((int64_t)g->m * g->n * g->k))
         tg_gemm_split(16, gemm16_task, (void *)g);
     else
         gemm16_task((void *)g, 0, 16);
