@@ -154,8 +154,9 @@ static bool validate(const float *out, const float *dx, const float *dw, const f
 static int run(int N, int size, int reps) {
     tg_rng r;
     tg_rng_seed(&r, 1);
-    printf("conv kernels, batch %d at %dx%d, %d OpenBLAS threads, %d op threads, median of %d\n",
-           N, size, size, openblas_get_num_threads(), tg_parallel_threads(), reps);
+    printf("conv kernels, batch %d at %dx%d, %d threads (products split over them, one "
+           "OpenBLAS thread each), median of %d\n",
+           N, size, size, tg_parallel_threads(), reps);
     printf("%-22s %4s %9s %9s %9s %8s %8s %8s %6s\n", "layer (* = auto choice)", "uses", "fwd ms", "dx ms", "dw ms",
            "fwd GF/s", "dx GF/s", "dw GF/s", "check");
     double tot[3] = {0}, tot_flop[3] = {0};
