@@ -9,7 +9,11 @@
 //   forward   out_g (OC, G*P)  = W (OC, K) @ col_g (K, G*P)
 //   d input   dcol_g (K, G*P)  = W^T (K, OC) @ dout_g (OC, G*P);   dx += col2im(dcol_g)
 //   d weight  dW (OC, K)      += dout_g (OC, G*P) @ col_g^T (G*P, K)
-// A 1x1 stride-1 unpadded conv with G = 1 uses x itself as its column matrix.
+// A 1x1 stride-1 unpadded conv with G = 1 uses x itself as its column matrix; one image
+// whose column matrix is large (conv1) is built and used in blocks of output rows.
+// 3x3 stride-1 padding-1 layers with enough tiles go to Winograd F(2x2,3x3) (winograd.c).
+// The products (conv_gemm.c) are split over the ops' thread pool, one OpenBLAS thread each.
+// Gradients are computed only for inputs that require them (frozen weights: no dW).
 #include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>
