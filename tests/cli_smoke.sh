@@ -139,6 +139,8 @@ check "--resume exits 0 (rc=$rc)" test $rc -eq 0
 check "--resume says where it resumes" grep -q "resuming" resume.err
 check "resumed weights are byte-identical to the uninterrupted run's" \
     cmp -s runs/full/model.safetensors runs/cut/model.safetensors
+check "final checkpoints (weights, momentum, BN statistics, RNG, counters) are byte-identical" \
+    cmp -s runs/full/checkpoint.safetensors runs/cut/checkpoint.safetensors
 check "resumed run has one metrics line per epoch" test "$(wc -l < runs/cut/metrics.jsonl)" -eq 4
 
 resume_cfg runs/term > term.json

@@ -345,8 +345,10 @@ static tg_status load_checkpoint(trainer *t, const tg_folder *train, run_state *
             "warning: train.batch_size, train.seed, train.shuffle or data.augment differ from "
             "the interrupted run; the resumed run will not match an uninterrupted one");
 
-    // the model as the run built it, then the checkpoint's tensors over it
-    t->model = tg_resnet18_new(train->num_classes, &t->rng, err);
+    // the model as the run built it, then the checkpoint's tensors over it (its random
+    // initialisation draws from a scratch generator: t->rng stays as the checkpoint says)
+    tg_rng init_rng = t->rng;
+    t->model = tg_resnet18_new(train->num_classes, &init_rng, err);
     if (!t->model) {
         st = err->status ? err->status : TG_ERR_NOMEM;
         goto done;
@@ -354,8 +356,8 @@ static tg_status load_checkpoint(trainer *t, const tg_folder *train, run_state *
     t->model->freeze_bn_stats = t->cfg->freeze_bn_stats;
     if ((st = apply_freeze(t))) goto done;
     if (rs->head_new) {
-        tg_rng scratch = t->rng;  // the head's values come from the checkpoint anyway
-        if ((st = tg_resnet18_replace_fc(t->model, train->num_classes, &scratch, err))) goto done;
+        // the head's values come from the checkpoint
+        if ((st = tg_resnet18_replace_fc(t->model, train->num_classes, &init_rng, err))) goto done;
     }
     const size_t plen = strlen(CKPT_MOMENTUM_PREFIX);
     for (size_t i = 0; i < sd.n; i++) {
