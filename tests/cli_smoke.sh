@@ -8,6 +8,7 @@
 # Uses only bash and python3's standard library (no PyTorch).
 set -u
 BIN=$(realpath "$1")
+SRC=$(realpath "$(dirname "$0")/..")
 fails=0
 pass() { echo "ok: $*"; }
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
@@ -87,6 +88,11 @@ assert {e["index"] for e in p} == {0, 1}
 assert p[0]["probability"] >= p[1]["probability"]
 assert abs(sum(e["probability"] for e in p) - 1) < 1e-6, p
 EOF
+# the same probabilities from PyTorch: torchvision's resnet18 with the file's weights and
+# PIL + torchvision preprocessing from the file's metadata
+"$BIN" predict data/val/cat/0.png data/train/dog/2.png --model runs/tiny/model.safetensors --json > pred2.json
+check "predict --json matches PyTorch on the saved model" \
+    /usr/bin/python3 "$SRC/scripts/check_predict_torch.py" runs/tiny/model.safetensors pred2.json
 "$BIN" predict data/val/cat/1.png --topk 1 > pred.txt   # no --model: the last run
 rc=$?
 check "predict without --model uses the last run (rc=$rc)" test $rc -eq 0
