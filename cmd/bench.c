@@ -32,6 +32,7 @@ static void usage(FILE *f) {
             "  -n, --steps N       timed steps after one warm-up step (default 5)\n"
             "  -c, --classes C     classes of the new head (default 1000)\n"
             "  -t, --threads T     compute threads (default: every core)\n"
+            "      --phases        also print each phase's median time (stderr)\n"
             "      --json          print {\"median_step_ms\": ..., \"images_per_s\": ..., "
             "\"peak_rss_mb\": ...}\n"
             "  -h, --help          this help\n");
@@ -57,7 +58,8 @@ static bool parse_int(const char *s, int lo, int hi, int *out) {
 }
 
 int tg_cmd_bench(int argc, char **argv) {
-    int batch = 1, size = 64, steps = 5, classes = 1000, threads = 0, json = 0;
+    int batch = 1, size = 64, steps = 5, classes = 1000, threads = 0, json = 0, phases = 0;
+    double *phase[4] = {NULL, NULL, NULL, NULL};  // (steps,) ms of zero_grad, forward, backward, step
     const char *freeze[MAX_FREEZE];
     int n_freeze = 0;
     static const struct option longopts[] = {
@@ -65,6 +67,7 @@ int tg_cmd_bench(int argc, char **argv) {
         {"freeze", required_argument, NULL, 'f'},  {"steps", required_argument, NULL, 'n'},
         {"classes", required_argument, NULL, 'c'}, {"threads", required_argument, NULL, 't'},
         {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
+        {"phases", no_argument, NULL, 'p'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -78,6 +81,7 @@ int tg_cmd_bench(int argc, char **argv) {
         case 'c': ok = parse_int(optarg, 1, 1 << 24, &classes); break;
         case 't': ok = parse_int(optarg, 0, 1024, &threads); break;
         case 'j': json = 1; break;
+        case 'p': phases = 1; break;
         case 'f':
             if (n_freeze == MAX_FREEZE) {
                 fprintf(stderr, "tgfinetune bench: at most %d --freeze patterns\n", MAX_FREEZE);
@@ -133,6 +137,10 @@ int tg_cmd_bench(int argc, char **argv) {
     x = tg_tensor_randn(4, shape, &rng);
     labels = malloc((size_t)batch * sizeof *labels);
     times = malloc((size_t)steps * sizeof *times);
+    for (int i = 0; i < 4; i++) {
+        phase[i] = malloc((size_t)steps * sizeof *phase[i]);
+        if (!phase[i]) times = (free(times), NULL);
+    }
     if (!x || !labels || !times) {
         tg_error_set(&err, TG_ERR_NOMEM, "out of memory for the input");
         goto fail;
@@ -142,14 +150,24 @@ int tg_cmd_bench(int argc, char **argv) {
     for (int s = -1; s < steps; s++) {  // step -1: warm-up (arena sizing, thread start)
         double t0 = now_ms();
         tg_sgd_zero_grad(&sgd);
+        double t1 = now_ms();
         tg_tensor *loss = tg_cross_entropy(&c, tg_resnet18_forward(&c, m, x), labels, 0.0f);
+        double t2 = now_ms();
         if (!loss || tg_backward(&c, loss, NULL, false) != TG_OK) {
             tg_error_set(&err, tg_ctx_status(&c), "%s", tg_ctx_error(&c));
             goto fail;
         }
+        double t3 = now_ms();
         tg_sgd_step(&sgd);
+        double t4 = now_ms();
         tg_ctx_reset(&c);
         if (s >= 0) times[s] = now_ms() - t0;
+        if (s >= 0 && phases) {
+            phase[0][s] = t1 - t0;
+            phase[1][s] = t2 - t1;
+            phase[2][s] = t3 - t2;
+            phase[3][s] = t4 - t3;
+        }
     }
     qsort(times, (size_t)steps, sizeof *times, cmp_double);
     double median = steps % 2 ? times[steps / 2] : 0.5 * (times[steps / 2 - 1] + times[steps / 2]);
@@ -169,12 +187,20 @@ int tg_cmd_bench(int argc, char **argv) {
                "peak RSS %.0f MB\n",
                median, times[0], times[steps - 1], steps, ips, rss_mb);
     }
+    if (phases) {
+        static const char *names[4] = {"zero_grad", "forward+loss", "backward", "sgd step"};
+        for (int i = 0; i < 4; i++) {
+            qsort(phase[i], (size_t)steps, sizeof *phase[i], cmp_double);
+            fprintf(stderr, "  %-13s median %8.2f ms\n", names[i], phase[i][steps / 2]);
+        }
+    }
     rc = TG_EXIT_OK;
     goto done;
 fail:
     fprintf(stderr, "tgfinetune bench: %s\n", err.msg[0] ? err.msg : "failed");
 done:
     free(times);
+    for (int i = 0; i < 4; i++) free(phase[i]);
     free(labels);
     tg_tensor_free(x);
     tg_sgd_free(&sgd);

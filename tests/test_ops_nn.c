@@ -210,6 +210,17 @@ START_TEST(test_linear_vs_torch) {
     check_close("linear dx", x->grad, ref("linear", "dx"), GRAD_TOL);
     check_close("linear dw", w->grad, ref("linear", "dw"), GRAD_TOL);
     check_close("linear db", b->grad, ref("linear", "db"), GRAD_TOL);
+    // deferred zeroing: stale contents are overwritten, not added to
+    for (int64_t i = 0; i < w->numel; i++) w->grad[i] = NAN;
+    for (int64_t i = 0; i < b->numel; i++) b->grad[i] = NAN;
+    tg_tensor_zero_grad_lazy(w);
+    tg_tensor_zero_grad_lazy(b);
+    tg_tensor_zero_grad(x);
+    tg_ctx_reset(&c);
+    y = tg_linear(&c, x, w, b);
+    ck_assert_int_eq(tg_backward(&c, y, ref("linear", "g")->data, false), TG_OK);
+    check_close("linear dw, lazy zero", w->grad, ref("linear", "dw"), GRAD_TOL);
+    check_close("linear db, lazy zero", b->grad, ref("linear", "db"), GRAD_TOL);
     tg_tensor_free(x);
     tg_tensor_free(w);
     tg_tensor_free(b);
@@ -482,6 +493,10 @@ START_TEST(test_conv_kernel_vs_ref) {
         // only dw, only dx
         memset(dw1, 0, nw * 4);
         ck_assert_int_eq(tg_conv2d_backward_kernel(NULL, dw1, d, x, w, N, OC, &g), 0);
+        for (size_t i = 0; i < nw; i++) ck_assert_float_eq_tol(dw1[i], dw2[i], 1e-4 * (1 + fabsf(dw2[i])));
+        // dw stored, not added (a gradient whose zeroing was deferred): old contents ignored
+        for (size_t i = 0; i < nw; i++) dw1[i] = NAN;
+        ck_assert_int_eq(tg_conv2d_backward_kernel_w(NULL, dw1, false, d, x, w, N, OC, &g), 0);
         for (size_t i = 0; i < nw; i++) ck_assert_float_eq_tol(dw1[i], dw2[i], 1e-4 * (1 + fabsf(dw2[i])));
         // only dx
         for (size_t i = 0; i < nx; i++) dx1[i] = 0.5f;

@@ -610,8 +610,25 @@ START_TEST(test_sgd_semantics) {
     ck_assert_int_eq(tg_sgd_set_buffer(&sgd, 1, buf, 2, &err), TG_ERR_SHAPE);
     tg_sgd_clear_buffer(&sgd, 1);
     ck_assert_ptr_null(tg_sgd_buffer(&sgd, 1));
+    // zero_grad is lazy: the gradient reads as zeros through tg_tensor_grad, and a step
+    // with no backward in between treats it as zeros (weight decay and momentum applied,
+    // as PyTorch's zero_grad(set_to_none=False) then step())
     tg_sgd_zero_grad(&sgd);
-    ck_assert_float_eq(p->grad[1], 0.0f);
+    ck_assert(p->grad_zero);
+    memcpy(w, p->data, sizeof w);
+    tg_sgd_step(&sgd);
+    ck_assert(!p->grad_zero);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_float_eq(p->grad[i], 0.0f);
+        float d = 0.0f + 0.01f * w[i];
+        buf[i] = 0.9f * buf[i] + 1.0f * d;
+        d = d + 0.9f * buf[i];
+        ck_assert_float_eq_tol(p->data[i], w[i] - 0.1f * d, 1e-7f);
+    }
+    p->grad[1] = 0.2f;
+    tg_sgd_zero_grad(&sgd);
+    ck_assert_float_eq(tg_tensor_grad(p)[1], 0.0f);
+    ck_assert(!p->grad_zero);
     tg_sgd_free(&sgd);
     // bad options
     o.dampening = 0.5f;

@@ -32,8 +32,25 @@ tg_tensor *tg_op_output(tg_ctx *c, const tg_op *op, int ndim, const int64_t *sha
     return out;
 }
 
+float *tg_grad_buf_w(tg_ctx *c, tg_tensor *t, bool *overwrite) {
+    *overwrite = false;
+    if (!t || !t->requires_grad || t->grad_fn || !t->persistent || (t->grad && !t->grad_zero))
+        return tg_grad_buf(c, t);
+    if (!t->grad) {
+        t->grad = malloc((size_t)(t->numel ? t->numel : 1) * sizeof(float));
+        if (!t->grad) {
+            tg_error_set(&c->err, TG_ERR_NOMEM, "out of memory allocating a gradient");
+            return NULL;
+        }
+    }
+    t->grad_zero = false;
+    *overwrite = true;
+    return t->grad;
+}
+
 float *tg_grad_buf(tg_ctx *c, tg_tensor *t) {
     if (!t || !t->requires_grad) return NULL;
+    if (t->grad_zero) tg_tensor_zero_grad(t);
     if (t->grad_fn) {
         if (!t->gbuf) t->gbuf = tg_grad_pool_get(c, t->numel, false);
         return t->gbuf;

@@ -155,6 +155,16 @@ void tg_tensor_set_requires_grad(tg_tensor *t, bool on) {
 
 void tg_tensor_zero_grad(tg_tensor *t) {
     if (t && t->grad) memset(t->grad, 0, (size_t)t->numel * sizeof(float));
+    if (t) t->grad_zero = false;
+}
+
+void tg_tensor_zero_grad_lazy(tg_tensor *t) {
+    if (t && t->grad) t->grad_zero = true;
+}
+
+float *tg_tensor_grad(tg_tensor *t) {
+    if (t && t->grad_zero) tg_tensor_zero_grad(t);
+    return t ? t->grad : NULL;
 }
 
 tg_tensor *tg_ctx_wrap(tg_ctx *c, int ndim, const int64_t *shape, float *data) {

@@ -49,10 +49,13 @@ struct tg_tensor {
     int64_t shape[TG_MAX_DIMS];
     int64_t numel;
     float *data;          // (numel,) row-major, contiguous
-    float *grad;          // leaves only: accumulated gradient (numel,), NULL until backward
+    float *grad;          // leaves only: accumulated gradient (numel,), NULL until backward;
+                          // while grad_zero is set its contents are stale (read it through
+                          // tg_tensor_grad, or after a backward that reached the tensor)
     tg_node *grad_fn;     // node that made this tensor; NULL for leaves
     float *gbuf;          // non-leaf: gradient flowing in during one backward (arena)
     bool requires_grad;
+    bool grad_zero;       // .grad is logically all zeros, not yet written (tg_tensor_zero_grad_lazy)
     bool persistent;      // malloc'd (tg_tensor_new); false: arena
     bool owns_data;       // persistent and data is its own allocation
     tg_dtype dtype;
@@ -121,6 +124,14 @@ void tg_tensor_free(tg_tensor *t);
 void tg_tensor_set_requires_grad(tg_tensor *t, bool on);  // leaves only
 // Zeroes .grad if it exists (PyTorch's grad.zero_()).
 void tg_tensor_zero_grad(tg_tensor *t);
+// The same, deferred: .grad is marked as zeros (grad_zero) without touching its memory.
+// The next backward that reaches t writes its gradient straight into .grad instead of
+// adding to a zeroed buffer (no memset, and a gemm with beta 0 reads nothing); the
+// optimizer treats a still-marked .grad as zeros. Saves a pass over every gradient per
+// step. Read the gradient through tg_tensor_grad, which writes the zeros when needed.
+void tg_tensor_zero_grad_lazy(tg_tensor *t);
+// t's .grad with any deferred zeroing done (NULL if it has none).
+float *tg_tensor_grad(tg_tensor *t);
 
 // ---- arena tensors, for ops ----
 tg_tensor *tg_ctx_tensor(tg_ctx *c, int ndim, const int64_t *shape);  // uninitialised data
@@ -144,6 +155,12 @@ tg_tensor *tg_op_output(tg_ctx *c, const tg_op *op, int ndim, const int64_t *sha
 // Gradient accumulation buffer of t during backward: t->grad for a leaf (created zeroed),
 // an arena buffer for a non-leaf; NULL if t is NULL or does not require grad.
 float *tg_grad_buf(tg_ctx *c, tg_tensor *t);
+// The same for an op that will write every element of the buffer: *overwrite is set to
+// true when the buffer holds nothing yet (a leaf's .grad marked by tg_tensor_zero_grad_lazy
+// or just created), so the op must store its gradient (beta 0) rather than add it; false
+// when it must add. Marks the buffer as written. Leaves only get overwrite; non-leaf
+// buffers come zeroed as from tg_grad_buf.
+float *tg_grad_buf_w(tg_ctx *c, tg_tensor *t, bool *overwrite);
 
 // ---- gradient buffer pool (used by the engine; see grad_pool.c) ----
 // A zeroed buffer of n floats. until_reset: keep it until tg_ctx_reset (gradients of arena

@@ -120,13 +120,17 @@ static void sgd_chunks(void *arg, int64_t c0, int64_t c1) {
 }
 
 void tg_sgd_step(tg_sgd *s) {
+    // a gradient still marked by the lazy zero_grad (backward did not reach the parameter)
+    // is zeros: write them, so the update and any later reader see them
+    for (int i = 0; i < s->n; i++)
+        if (s->params[i]->grad_zero) tg_tensor_grad(s->params[i]);
     tg_parallel_for(s->n_chunks, SGD_CHUNK, sgd_chunks, s);
     for (int i = 0; i < s->n; i++)
         if (s->params[i]->grad && s->buf[i]) s->buf_init[i] = true;
 }
 
 void tg_sgd_zero_grad(tg_sgd *s) {
-    for (int i = 0; i < s->n; i++) tg_tensor_zero_grad(s->params[i]);
+    for (int i = 0; i < s->n; i++) tg_tensor_zero_grad_lazy(s->params[i]);
 }
 
 const float *tg_sgd_buffer(const tg_sgd *s, int i) {

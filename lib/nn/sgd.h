@@ -48,7 +48,9 @@ tg_status tg_sgd_init(tg_sgd *s, tg_tensor *const *params, int n, tg_sgd_options
 void tg_sgd_free(tg_sgd *s);
 // One optimizer step over every parameter that has a .grad.
 void tg_sgd_step(tg_sgd *s);
-// Zeroes the .grad of every parameter (set_to_none=False, PyTorch 1.13's default).
+// Zeroes the .grad of every parameter (set_to_none=False, PyTorch 1.13's default), lazily:
+// each is marked (tg_tensor_zero_grad_lazy) and the next backward stores its gradient
+// instead of adding it; read a gradient between zero_grad and backward with tg_tensor_grad.
 void tg_sgd_zero_grad(tg_sgd *s);
 
 // Checkpoint state. tg_sgd_buffer: param i's momentum buffer (numel floats) or NULL if it

@@ -203,8 +203,15 @@ int tg_conv2d_forward_kernel(float *out, const float *x, const float *w, int N, 
 
 int tg_conv2d_backward_kernel(float *dx, float *dw, const float *dout, const float *x,
                               const float *w, int N, int OC, const tg_conv_geom *g) {
+    return tg_conv2d_backward_kernel_w(dx, dw, true, dout, x, w, N, OC, g);
+}
+
+int tg_conv2d_backward_kernel_w(float *dx, float *dw, bool dw_acc, const float *dout,
+                                const float *x, const float *w, int N, int OC,
+                                const tg_conv_geom *g) {
     if (!dx && !dw) return 0;
-    if (use_winograd(g, N)) return tg_winograd_backward(dx, dw, dout, x, w, N, OC, g);
+    if (use_winograd(g, N)) return tg_winograd_backward(dx, dw, dw_acc, dout, x, w, N, OC, g);
+    float dw_beta = dw_acc ? 1.0f : 0.0f;  // the first product into dw stores, the rest add
     const int64_t P = (int64_t)g->OH * g->OW, K = (int64_t)g->C * g->KH * g->KW;
     const int64_t XS = (int64_t)g->C * g->H * g->W;
     const int G = group_size(N, P, K);
@@ -227,8 +234,9 @@ int tg_conv2d_backward_kernel(float *dx, float *dw, const float *dout, const flo
                 const float *db = dg + oh0 * g->OW;  // (OC, bw), rows P apart
                 if (dw) {
                     im2col_group(&gb, x + n0 * XS, col, 1, bw);
-                    tg_gemm(CblasNoTrans, CblasTrans, OC, (int)K, bw, db, (int)P, col, bw, 1.0f,
-                            dw, (int)K);
+                    tg_gemm(CblasNoTrans, CblasTrans, OC, (int)K, bw, db, (int)P, col, bw,
+                            dw_beta, dw, (int)K);
+                    dw_beta = 1.0f;
                 }
                 if (dx) {
                     tg_gemm(CblasTrans, CblasNoTrans, (int)K, bw, OC, w, (int)K, db, (int)P, 0.0f,
@@ -248,7 +256,8 @@ int tg_conv2d_backward_kernel(float *dx, float *dw, const float *dout, const flo
                 im2col_group(g, x + n0 * XS, col, gn, P);
                 colp = col;
             }
-            tg_mm_nt_acc(OC, (int)K, (int)ld, dg, colp, dw);
+            tg_mm_nt(OC, (int)K, (int)ld, dg, colp, dw_beta, dw);
+            dw_beta = 1.0f;
         }
         if (dx) {
             if (direct) {  // dx_n (C, P) += W^T @ dout_n
@@ -318,10 +327,14 @@ typedef struct {
 static tg_status conv2d_backward(tg_ctx *c, tg_node *n, const float *dout) {
     const conv2d_saved *s = n->saved;
     tg_tensor *x = n->in[0], *w = n->in[1];
+    bool dw_new;  // dw holds nothing yet (zero_grad deferred): the kernel stores into it
     float *dx = tg_grad_buf(c, x);
-    float *dw = tg_grad_buf(c, w);
+    float *dw = tg_grad_buf_w(c, w, &dw_new);
     if ((x->requires_grad && !dx) || (w->requires_grad && !dw)) return tg_ctx_status(c);
-    if (tg_conv2d_backward_kernel(dx, dw, dout, x->data, w->data, s->N, s->OC, &s->geom) != 0)
+    if (dw_new && (s->N == 0 || s->OC == 0))
+        memset(dw, 0, (size_t)w->numel * sizeof(float));
+    if (tg_conv2d_backward_kernel_w(dx, dw, !dw_new, dout, x->data, w->data, s->N, s->OC,
+                                    &s->geom) != 0)
         return tg_error_set(&c->err, TG_ERR_NOMEM, "conv2d backward: out of memory for columns");
     return TG_OK;
 }

@@ -18,6 +18,11 @@ int tg_conv2d_forward_kernel(float *out, const float *x, const float *w, int N, 
 // Either of dx and dw may be NULL (not computed). 0, or -1 on out of memory.
 int tg_conv2d_backward_kernel(float *dx, float *dw, const float *dout, const float *x,
                               const float *w, int N, int OC, const tg_conv_geom *g);
+// The same, with dw stored (dw = dout ⋆ x, its old contents never read) unless dw_acc:
+// for a gradient whose zeroing was deferred (tg_tensor_zero_grad_lazy).
+int tg_conv2d_backward_kernel_w(float *dx, float *dw, bool dw_acc, const float *dout,
+                                const float *x, const float *w, int N, int OC,
+                                const tg_conv_geom *g);
 
 // Algorithm of the 3x3 stride-1 padding-1 layers: TG_CONV_AUTO (Winograd F(2x2,3x3) where
 // tg_winograd_auto says it was measured faster, else im2col), or forced one way.

@@ -148,6 +148,6 @@ void tg_mm_tn(int K, int N, int M, const float *a, const float *b, float *c) {
     tg_gemm(CblasTrans, CblasNoTrans, K, N, M, a, K, b, N, 0.0f, c, N);
 }
 
-void tg_mm_nt_acc(int M, int K, int N, const float *a, const float *b, float *c) {
-    tg_gemm(CblasNoTrans, CblasTrans, M, K, N, a, N, b, N, 1.0f, c, K);
+void tg_mm_nt(int M, int K, int N, const float *a, const float *b, float beta, float *c) {
+    tg_gemm(CblasNoTrans, CblasTrans, M, K, N, a, N, b, N, beta, c, K);
 }

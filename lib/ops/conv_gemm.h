@@ -34,7 +34,7 @@ void tg_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const 
 void tg_mm_nn(int M, int N, int K, const float *a, const float *b, float *c, float *t);
 // c (K, N) = a (M, K)^T @ b (M, N)   (beta 0)
 void tg_mm_tn(int K, int N, int M, const float *a, const float *b, float *c);
-// c (M, K) += a (M, N) @ b (K, N)^T
-void tg_mm_nt_acc(int M, int K, int N, const float *a, const float *b, float *c);
+// c (M, K) = a (M, N) @ b (K, N)^T + beta * c   (beta 0: c's old contents are not read)
+void tg_mm_nt(int M, int K, int N, const float *a, const float *b, float beta, float *c);
 
 #endif

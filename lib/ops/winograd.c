@@ -10,7 +10,7 @@
 //   M[xi] (OC, tiles) = U[xi] (OC, C) @ V[xi] (C, tiles).
 // Backward is the adjoint of that linear chain (exact gradients of the same function):
 //   dM = A dY A^T,  dV[xi] = U[xi]^T @ dM[xi],  dx += B dV B^T (overlapping tiles add),
-//   dU[xi] = sum over tiles dM[xi] @ V[xi]^T,   dw += G^T dU G.
+//   dU[xi] = sum over tiles dM[xi] @ V[xi]^T,   dw += G^T dU G (or dw = G^T dU G).
 // Tiles are processed in chunks of images so that V and M stay a few tens of MB; the
 // transforms split over threads by channel, the 16 gemms use OpenBLAS's threads.
 #include "winograd.h"
@@ -45,6 +45,7 @@ typedef struct {
     float *M;           // (16, OC, nt)
     const float *w;     // (OC, C, 3, 3)
     float *dw;
+    bool dw_acc;        // add into dw (else store)
     float *U;           // (16, OC, C)
 } wg_job;
 
@@ -304,8 +305,12 @@ static void dweight_task(void *arg, int64_t o0, int64_t o1) {
                     dg[r * 3 + 2][c] = 0.5f * (b + d) + e;
                 }
             float *dw = j->dw + (oc * C + c0) * 9;
-            for (int c = 0; c < nc; c++)
-                for (int k = 0; k < 9; k++) dw[c * 9 + k] += dg[k][c];
+            if (j->dw_acc)
+                for (int c = 0; c < nc; c++)
+                    for (int k = 0; k < 9; k++) dw[c * 9 + k] += dg[k][c];
+            else
+                for (int c = 0; c < nc; c++)
+                    for (int k = 0; k < 9; k++) dw[c * 9 + k] = dg[k][c];
         }
 }
 
@@ -375,8 +380,8 @@ int tg_winograd_forward(float *out, const float *x, const float *w, int N, int O
     return 0;
 }
 
-int tg_winograd_backward(float *dx, float *dw, const float *dout, const float *x,
-                         const float *w, int N, int OC, const tg_conv_geom *g) {
+int tg_winograd_backward(float *dx, float *dw, bool dw_acc, const float *dout,
+                         const float *x, const float *w, int N, int OC, const tg_conv_geom *g) {
     if (!dx && !dw) return 0;
     const int C = g->C, TH = (g->OH + 1) / 2, TW = (g->OW + 1) / 2;
     const long T = (long)TH * TW;
@@ -387,8 +392,8 @@ int tg_winograd_backward(float *dx, float *dw, const float *dout, const float *x
     if (!U) return -1;
     float *dU = U + (dx ? UF : 0);
     float *V = dU + (dw ? UF : 0), *M = V + 16L * C * ntmax;
-    wg_job j = {.g = g, .C = C, .OC = OC, .TH = TH, .TW = TW, .w = w, .dw = dw, .U = U, .V = V,
-                .M = M};
+    wg_job j = {.g = g, .C = C, .OC = OC, .TH = TH, .TW = TW, .w = w, .dw = dw, .dw_acc = dw_acc,
+                .U = U, .V = V, .M = M};
     if (dx) tg_parallel_for(OC, 16L * C, weight_task, &j);
     if (dw) memset(dU, 0, (size_t)UF * sizeof(float));
     for (int n0 = 0; n0 < N; n0 += CI) {

@@ -1,6 +1,7 @@
 // winograd.h: 3x3 stride-1 padding-1 convolution by Winograd's F(2x2, 3x3) (internal to
 // lib/ops, called by the conv2d kernels). Same contracts as tg_conv2d_forward_kernel and
-// tg_conv2d_backward_kernel (dx, dw accumulate; either may be NULL).
+// tg_conv2d_backward_kernel (dx accumulates; dw accumulates if dw_acc, else is overwritten;
+// either may be NULL).
 #ifndef TG_OPS_WINOGRAD_H
 #define TG_OPS_WINOGRAD_H
 
@@ -15,7 +16,7 @@ long tg_winograd_tiles(const tg_conv_geom *g, int N);
 
 int tg_winograd_forward(float *out, const float *x, const float *w, int N, int OC,
                         const tg_conv_geom *g);
-int tg_winograd_backward(float *dx, float *dw, const float *dout, const float *x,
-                         const float *w, int N, int OC, const tg_conv_geom *g);
+int tg_winograd_backward(float *dx, float *dw, bool dw_acc, const float *dout,
+                         const float *x, const float *w, int N, int OC, const tg_conv_geom *g);
 
 #endif
