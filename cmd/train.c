@@ -102,6 +102,7 @@ static void on_epoch(void *user, const tg_epoch_metrics *m) {
                m->best ? " (best)" : "");
     printf(" | lr %g | %zu images", m->lr, m->images);
     if (m->skipped) printf(", %zu skipped", m->skipped);
+    if (m->dropped) printf(", %zu left out (batch of one)", m->dropped);
     printf(" | %s, %.1f img/s\n", el, m->images_per_s);
     fflush(stdout);
 }

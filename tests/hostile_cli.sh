@@ -255,6 +255,22 @@ expect "above data.max_bad_fraction: exit 1 naming the fraction" 1 "more than th
     -- "$BIN" train --config toobad.json
 check "  no model written" test ! -e runs/toobad/model.safetensors
 
+# a last batch of one image at image_size 32 (layer4's output 1x1: BatchNorm cannot train on
+# it): left out and said, not a failure after the whole epoch; resume still exact
+BATCH=11 EPOCHS=2 cfg runs/one good > one.json             # 12 images: 11 + 1
+expect "a last batch of one image at image_size 32: exit 0" 0 "" -- "$BIN" train --config one.json
+cp out.txt one.out; cp err.txt one.err
+check "  the epoch lines say 1 left out" test "$(grep -c '| 11 images, 1 left out (batch of one) |' one.out)" -eq 2
+check "  a notice says why and what to do" \
+    grep -q "epoch 1: 1 image was left out of training: .*use data.image_size >= 33" one.err
+check "  model.safetensors written" test -s runs/one/model.safetensors
+BATCH=11 EPOCHS=1 cfg runs/one2 good > one2.json
+BATCH=11 EPOCHS=2 cfg runs/one2 good > one2b.json
+"$BIN" train --config one2.json > /dev/null 2>&1 && "$BIN" train --config one2b.json --resume > /dev/null 2>&1
+check "  1 epoch then --resume to 2: model byte-identical to the 2-epoch run" \
+    cmp -s runs/one/model.safetensors runs/one2/model.safetensors
+check "  and the final checkpoint too" cmp -s runs/one/checkpoint.safetensors runs/one2/checkpoint.safetensors
+
 # ---------------------------------------------------------------- 2. bad configs
 D='"data": {"train": "good", "image_size": 32}, "output": "runs/bad"'
 badcfg() {  # name, fragment, JSON

@@ -37,6 +37,7 @@
 typedef struct {
     double loss_sum;  // sum over images of the loss
     size_t correct, images, skipped, steps;
+    size_t dropped;   // images of one-image batches left out (see train_one_ok)
     double seconds;   // time spent in the epoch before this process (resume)
 } epoch_acc;
 
@@ -241,6 +242,7 @@ static tg_status save_checkpoint(trainer *t, const run_state *rs) {
     if (!st)
         st = put_meta_fmt(&sd, "epoch_counts", err, "%zu %zu %zu %zu", rs->acc.correct,
                           rs->acc.images, rs->acc.skipped, rs->acc.steps);
+    if (!st) st = put_meta_fmt(&sd, "epoch_dropped", err, "%zu", rs->acc.dropped);
     if (!st) st = put_meta_fmt(&sd, "epoch_seconds", err, "%a", rs->acc.seconds);
     if (!st) st = put_meta_fmt(&sd, "best_val_acc", err, "%a", rs->best_val_acc);
     if (!st) st = tg_statedict_set_meta(&sd, "head", rs->head_new ? "new" : "loaded", err);
@@ -330,6 +332,8 @@ static tg_status load_checkpoint(trainer *t, const tg_folder *train, run_state *
                           path);
         goto done;
     }
+    // absent in checkpoints written before one-image batches were left out
+    if (!meta_num(&sd, "epoch_dropped", "%zu", 1, &rs->acc.dropped)) rs->acc.dropped = 0;
     spare = strtod(spare_s, NULL);
     r->has_spare = has_spare;
     r->spare = spare;
@@ -479,6 +483,16 @@ static size_t count_correct(const tg_tensor *logits, const int *labels, int n) {
         correct += best == labels[i];
     }
     return correct;
+}
+
+// Whether a training batch of n images can train: BatchNorm in training mode needs more
+// than one value per channel (PyTorch raises "Expected more than 1 value per channel when
+// training" too), and with data.image_size <= 32 layer4's output is 1x1, so a batch of one
+// image gives exactly one. The loop leaves such a batch out (counted, said once per epoch)
+// instead of failing after a whole epoch; it is left out again on resume, so a resumed run
+// still ends with the same weights. ceil(S / 32) is the side of layer4's output.
+static bool train_one_ok(const tg_config *cfg, int n) {
+    return n > 1 || (cfg->image_size + 31) / 32 > 1;
 }
 
 static tg_status ctx_fail(trainer *t, tg_ctx *c, const char *what) {
@@ -707,6 +721,12 @@ tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error
                 rs.position = train.count;
                 break;
             }
+            if (!train_one_ok(cfg, b.n)) {
+                rs.acc.dropped += (size_t)b.n;
+                rs.acc.skipped += (size_t)b.bad;
+                rs.position = b.next_position;
+                continue;
+            }
             tg_sgd_zero_grad(&t->sgd);
             int64_t shape[4] = {b.n, 3, b.size, b.size};
             tg_tensor *x = tg_ctx_wrap(&c, 4, shape, b.x);
@@ -777,7 +797,16 @@ tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error
             .lr = lr,
             .images = rs.acc.images,
             .skipped = rs.acc.skipped,
+            .dropped = rs.acc.dropped,
         };
+        if (rs.acc.dropped)
+            say(t,
+                "epoch %d: %zu image%s left out of training: a batch of one image cannot train "
+                "BatchNorm at data.image_size %d (layer4's output is 1x1, one value per "
+                "channel); use data.image_size >= 33 or a train.batch_size that does not leave "
+                "a batch of one image",
+                epoch + 1, rs.acc.dropped, rs.acc.dropped == 1 ? " was" : "s were",
+                cfg->image_size);
         if (vl) {
             bool stopped = false;
             if ((st = validate(t, &c, vl, &em.val_loss, &em.val_acc, &stopped))) goto fail;

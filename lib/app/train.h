@@ -52,6 +52,7 @@ typedef struct {
     double val_loss, val_acc;  // when has_val
     double lr;
     size_t images, skipped;
+    size_t dropped;  // images left out: batches of one at image_size <= 32 (BatchNorm)
     double seconds, images_per_s;
     bool best;  // best.safetensors was written for this epoch
 } tg_epoch_metrics;
