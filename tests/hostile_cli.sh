@@ -255,6 +255,26 @@ expect "above data.max_bad_fraction: exit 1 naming the fraction" 1 "more than th
     -- "$BIN" train --config toobad.json
 check "  no model written" test ! -e runs/toobad/model.safetensors
 
+# too many unreadable files in data.val: the epoch just trained is kept (checkpoint before the
+# error), the error names the folder, and --resume validates and finishes as an uninterrupted run
+valcfg() { cfg "$1" good | sed 's|"train": "good",|"train": "good", "val": "mixed",|'; }
+MAXBAD=0.1 valcfg runs/badval > badval.json
+expect "data.val above max_bad_fraction: exit 1" 1 "more than the allowed fraction 0.1" \
+    -- "$BIN" train --config badval.json
+check "  the error names the val folder" grep -q "/mixed: [0-9]* of $((GOOD + BAD)) images are unreadable" err.txt
+check "  says the epoch is saved and how to continue" \
+    grep -q "validation after epoch 1: .*runs/badval/checkpoint.safetensors (fix the folder, then continue with --resume)" err.txt
+check "  the checkpoint is written, no model" test -s runs/badval/checkpoint.safetensors -a ! -e runs/badval/model.safetensors
+MAXBAD=0.5 valcfg runs/badval > badval.json
+expect "  --resume with a looser max_bad_fraction finishes" 0 "resuming" -- "$BIN" train --config badval.json --resume
+MAXBAD=0.5 valcfg runs/goodval > goodval.json
+"$BIN" train --config goodval.json > /dev/null 2>&1
+check "  the resumed model is byte-identical to an uninterrupted run's" \
+    cmp -s runs/goodval/model.safetensors runs/badval/model.safetensors
+check "  one metrics line with val_acc" python3 -c "
+import json; m = [json.loads(l) for l in open('runs/badval/metrics.jsonl')]
+assert len(m) == 1 and m[0]['val_acc'] is not None, m"
+
 # a last batch of one image at image_size 32 (layer4's output 1x1: BatchNorm cannot train on
 # it): left out and said, not a failure after the whole epoch; resume still exact
 BATCH=11 EPOCHS=2 cfg runs/one good > one.json             # 12 images: 11 + 1

@@ -809,7 +809,24 @@ tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error
                 cfg->image_size);
         if (vl) {
             bool stopped = false;
-            if ((st = validate(t, &c, vl, &em.val_loss, &em.val_acc, &stopped))) goto fail;
+            if ((st = validate(t, &c, vl, &em.val_loss, &em.val_acc, &stopped))) {
+                // keep the epoch just trained (too many unreadable val files, say): the
+                // checkpoint says validation is pending, --resume runs it and goes on
+                tg_error verr = *err;
+                rs.acc.seconds = now_s() - t0;
+                if (save_checkpoint(t, &rs) == TG_OK) {
+                    *err = verr;
+                    tg_error_prefix(err, "validation after epoch %d", epoch + 1);
+                    size_t n = strlen(err->msg);
+                    snprintf(err->msg + n, sizeof err->msg - n,
+                             "; the epoch's training is saved in %s/checkpoint.safetensors (fix "
+                             "the folder, then continue with --resume)",
+                             t->out);
+                } else {
+                    *err = verr;
+                }
+                goto fail;
+            }
             if (stopped) {
                 rs.acc.seconds = now_s() - t0;
                 if ((st = save_checkpoint(t, &rs))) goto fail;

@@ -8,8 +8,8 @@
 //   config.json             the resolved config (every default filled in)
 //   checkpoint.safetensors  weights, momentum buffers, epoch, position in the epoch,
 //                           running sums of the epoch, best accuracy: all that resume needs;
-//                           at each epoch's end, every cfg->checkpoint_every steps, and when
-//                           stopped by *opts->stop
+//                           at each epoch's end, every cfg->checkpoint_every steps, when
+//                           stopped by *opts->stop, and when validation fails
 //   model.safetensors       the final weights with metadata (modelfile.h)
 //   best.safetensors        the weights of the epoch with the best val accuracy
 //   metrics.jsonl           one JSON object per epoch
