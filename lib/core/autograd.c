@@ -37,7 +37,9 @@ float *tg_grad_buf_w(tg_ctx *c, tg_tensor *t, bool *overwrite) {
     if (!t || !t->requires_grad || t->grad_fn || !t->persistent || (t->grad && !t->grad_zero))
         return tg_grad_buf(c, t);
     if (!t->grad) {
-        t->grad = malloc((size_t)(t->numel ? t->numel : 1) * sizeof(float));
+        // 64-byte aligned, so kernels can store whole cache lines (streaming stores)
+        size_t bytes = ((size_t)(t->numel ? t->numel : 1) * sizeof(float) + 63) & ~(size_t)63;
+        t->grad = aligned_alloc(64, bytes);
         if (!t->grad) {
             tg_error_set(&c->err, TG_ERR_NOMEM, "out of memory allocating a gradient");
             return NULL;

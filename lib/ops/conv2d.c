@@ -220,6 +220,7 @@ int tg_conv2d_backward_kernel_w(float *dx, float *dw, bool dw_acc, const float *
     if (!scratch) return -1;
     float *col = scratch;                        // (K, G*P): the column matrix, then its gradient
     float *doutg = col + K * G * P;     // (OC, G*P) when G > 1
+    float *t = doutg + (G > 1 ? OC * G * P : 0);  // (G*P, K) when skinny
     for (int n0 = 0; n0 < N; n0 += G) {
         const int gn = N - n0 < G ? N - n0 : G;
         const int64_t ld = gn * P;
@@ -256,7 +257,7 @@ int tg_conv2d_backward_kernel_w(float *dx, float *dw, bool dw_acc, const float *
                 im2col_group(g, x + n0 * XS, col, gn, P);
                 colp = col;
             }
-            tg_mm_nt(OC, (int)K, (int)ld, dg, colp, dw_beta, dw);
+            tg_mm_nt(OC, (int)K, (int)ld, dg, colp, dw_beta, dw, t);
             dw_beta = 1.0f;
         }
         if (dx) {

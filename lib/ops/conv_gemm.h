@@ -1,9 +1,9 @@
 // conv_gemm.h: the three matrix products of convolution (internal to lib/ops). Row-major.
-// All go to OpenBLAS except the skinny forward product (N <= TG_SKINNY_MAX columns, e.g.
-// layer4 at batch 1 where N = 4 output pixels), which is memory-bound on the weights and
-// uses a streaming AVX2 kernel split over threads that reads each weight once. (A
-// streaming kernel for the input gradient, W^T @ dout, was slower than OpenBLAS at 2
-// threads on layer4, batch 1.)
+// All go to OpenBLAS except skinny products (N <= TG_SKINNY_MAX columns, e.g. layer4 at
+// batch 1 where N = 4 output pixels): those are memory-bound on the weights (forward,
+// input gradient) or on the weight gradient, and use streaming AVX2 kernels split over
+// threads that read or write each weight once (OpenBLAS packs a copy of the weights for
+// the input gradient and zeroes the weight gradient in a pass of its own).
 #ifndef TG_OPS_CONV_GEMM_H
 #define TG_OPS_CONV_GEMM_H
 
@@ -35,6 +35,8 @@ void tg_mm_nn(int M, int N, int K, const float *a, const float *b, float *c, flo
 // c (K, N) = a (M, K)^T @ b (M, N)   (beta 0)
 void tg_mm_tn(int K, int N, int M, const float *a, const float *b, float *c);
 // c (M, K) = a (M, N) @ b (K, N)^T + beta * c   (beta 0: c's old contents are not read)
-void tg_mm_nt(int M, int K, int N, const float *a, const float *b, float beta, float *c);
+//                                                 t: scratch of N*K floats if skinny
+void tg_mm_nt(int M, int K, int N, const float *a, const float *b, float beta, float *c,
+              float *t);
 
 #endif
