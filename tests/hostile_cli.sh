@@ -476,6 +476,22 @@ expect "--resume after kill -9 finishes the run" 0 "resuming" -- "$BIN" train --
 check "  model.safetensors written" test -s runs/cut/model.safetensors
 check "  one metrics line per epoch" test "$(wc -l < runs/cut/metrics.jsonl)" -eq 2
 
+# temporary files of saves killed before their rename (tg_atomic_open's NAME.tmp.XXXXXX) of the
+# run's own outputs are removed at the start of train (fresh or --resume); nothing else is
+mkdir -p runs/stale
+STALE="checkpoint.safetensors.tmp.a1B2c3 model.safetensors.tmp.ZZZZZZ best.safetensors.tmp.000000 metrics.jsonl.tmp.q9Q9q9 config.json.tmp.xYz012"
+KEEP="checkpoint.safetensors.tmp.abc checkpoint.safetensors.tmp.a1B2c3d notes.txt.tmp.a1B2c3 checkpoint.safetensors.tmp.a1-2c3 mine.tmp"
+for f in $STALE $KEEP; do echo x > "runs/stale/$f"; done
+EPOCHS=1 cfg runs/stale good > stale.json
+expect "stale temporary files: train exits 0" 0 "left by an interrupted save" -- "$BIN" train --config stale.json
+check "  each stale NAME.tmp.XXXXXX of the outputs is removed with a notice" \
+    test "$(grep -c 'left by an interrupted save' err.txt)" -eq 5 -a -z "$(cd runs/stale && ls $STALE 2> /dev/null)"
+check "  other files are kept" bash -c "cd runs/stale && ls $KEEP > /dev/null"
+echo x > runs/stale/checkpoint.safetensors.tmp.KiLL99
+expect "  and on --resume" 0 "runs/stale/checkpoint.safetensors.tmp.KiLL99, left by an interrupted save" \
+    -- "$BIN" train --config stale.json --resume
+check "  removed" test ! -e runs/stale/checkpoint.safetensors.tmp.KiLL99
+
 # disk full while train writes its checkpoint: the finished run resumed for a third epoch on
 # a tmpfs with room for its files and 20 MB more
 if mkdir -p fullrun && mount -t tmpfs -o size=$(( ($(stat -c %s runs/cut/checkpoint.safetensors) + \

@@ -6,6 +6,8 @@
 #include "app/train.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -124,6 +126,33 @@ static tg_status write_atomic(const char *path, const char *text, size_t n, tg_e
     if (!st) st = tg_atomic_commit(&f, err);
     if (st) tg_atomic_abort(&f);
     return st;
+}
+
+// A save killed between mkstemp and rename (kill -9, a power cut) leaves its temporary
+// file: tg_atomic_open names it "<target>.tmp.XXXXXX" (mkstemp's six letters and digits).
+// Those of this run's own outputs are removed at the start; nothing else is touched.
+static void remove_stale_tmp(trainer *t) {
+    static const char *const own[] = {"model.safetensors", "best.safetensors",
+                                      "checkpoint.safetensors", "metrics.jsonl", "config.json"};
+    DIR *d = opendir(t->out);
+    if (!d) return;  // not created yet: nothing stale
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *name = e->d_name;
+        bool stale = false;
+        for (size_t i = 0; !stale && i < sizeof own / sizeof own[0]; i++) {
+            size_t n = strlen(own[i]);
+            if (strncmp(name, own[i], n) || strncmp(name + n, ".tmp.", 5)) continue;
+            const char *x = name + n + 5;
+            stale = strlen(x) == 6;
+            for (int k = 0; stale && k < 6; k++) stale = isalnum((unsigned char)x[k]) != 0;
+        }
+        if (!stale) continue;
+        char *p = path_in(t->out, name);
+        if (p && unlink(p) == 0) say(t, "removed %s, left by an interrupted save", p);
+        free(p);
+    }
+    closedir(d);
 }
 
 // ---- last run ----
@@ -622,6 +651,7 @@ tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error
         goto fail;
     }
     tg_rng_seed(&t->rng, cfg->seed);
+    remove_stale_tmp(t);
 
     if (opts->resume) {
         if ((st = load_checkpoint(t, &train, &rs))) goto fail;
