@@ -141,7 +141,11 @@ static const bad_case k_bad[] = {
     {"{" D ", \"optimizer\": {\"lr\": 0}}",
      "c.json: optimizer.lr must be a finite number > 0 (got 0)"},
     {"{" D ", \"optimizer\": {\"lr\": 1e999}}",
-     "c.json: optimizer.lr must be a finite number > 0 (got null)"},
+     "c.json: optimizer.lr must be a finite number > 0 (got inf)"},
+    {"{" D ", \"optimizer\": {\"weight_decay\": -1e400}}",
+     "c.json: optimizer.weight_decay must be a finite number >= 0 (got -inf)"},
+    {"{\"data\": {\"train\": \"t\", \"std\": [1, 1e999, -1e999]}, \"output\": \"o\"}",
+     "c.json: data.std must be an array of 3 finite numbers > 0 (R, G, B) (got [1,inf,-inf])"},
     {"{" D ", \"optimizer\": {\"lr\": \"0.1\"}}",
      "c.json: optimizer.lr must be a finite number > 0 (got \"0.1\")"},
     {"{" D ", \"optimizer\": {\"lrr\": 0.1}}",
@@ -240,6 +244,53 @@ START_TEST(test_bad_configs) {
 }
 END_TEST
 
+// Every numeric key given a number too large for a double (cJSON reads it as inf and would
+// print it as null): the message names the key and says inf or -inf.
+START_TEST(test_nonfinite_every_key) {
+    static const char *const keys[][2] = {
+        {"model", "num_classes"},      {"data", "image_size"},     {"data", "resize"},
+        {"data", "max_bad_fraction"},  {"data", "max_pixels"},     {"data", "mean"},
+        {"data", "std"},               {"train", "epochs"},        {"train", "batch_size"},
+        {"train", "seed"},             {"train", "threads"},       {"train", "checkpoint_every"},
+        {"loss", "label_smoothing"},   {"optimizer", "lr"},        {"optimizer", "momentum"},
+        {"optimizer", "dampening"},    {"optimizer", "weight_decay"},
+        {"scheduler", "step_size"},    {"scheduler", "gamma"},     {"scheduler", "min_lr"},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        for (int sign = 0; sign < 2; sign++) {
+            const char *sec = keys[i][0], *key = keys[i][1];
+            bool vec = !strcmp(key, "mean") || !strcmp(key, "std");
+            const char *num = sign ? "-1e999" : "1e999";
+            char val[64], json[512], want[128];
+            if (vec)
+                snprintf(val, sizeof val, "[0.5, %s, 0.5]", num);
+            else
+                snprintf(val, sizeof val, "%s", num);
+            if (!strcmp(sec, "data"))
+                snprintf(json, sizeof json, "{\"data\": {\"train\": \"t\", \"%s\": %s}, "
+                         "\"output\": \"o\"}", key, val);
+            else
+                snprintf(json, sizeof json, "{" D ", \"%s\": {\"%s\": %s}}", sec, key, val);
+            if (vec)
+                snprintf(want, sizeof want, "(got [0.5,%s,0.5])", sign ? "-inf" : "inf");
+            else
+                snprintf(want, sizeof want, "(got %s)", sign ? "-inf" : "inf");
+            char name[64];
+            snprintf(name, sizeof name, "c.json: %s.%s must be ", sec, key);
+            tg_config c;
+            tg_error e = {0};
+            ck_assert_msg(tg_config_parse(json, "/b", "c.json", &c, &e) == TG_ERR_CONFIG,
+                          "accepted: %s", json);
+            size_t n = strlen(e.msg), w = strlen(want);
+            ck_assert_msg(!strncmp(e.msg, name, strlen(name)) && n > w &&
+                              !strcmp(e.msg + n - w, want),
+                          "for %s\n got: %s\nwant: %s... %s", json, e.msg, name, want);
+            tg_config_free(&c);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_load_file) {
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     char dir[512], path[600], want[700];
@@ -288,6 +339,7 @@ int main(void) {
     tcase_add_test(tc, test_full_and_roundtrip);
     tcase_add_test(tc, test_cosine);
     tcase_add_test(tc, test_bad_configs);
+    tcase_add_test(tc, test_nonfinite_every_key);
     tcase_add_test(tc, test_load_file);
     tcase_add_test(tc, test_edit_distance);
     suite_add_tcase(s, tc);

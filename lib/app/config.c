@@ -86,8 +86,33 @@ static void suggest(const char *section, const char *key, char *out, size_t n) {
     }
 }
 
+// cJSON reads a number too large for a double (1e999) as inf and prints it as null: the
+// message would say "(got null)". Non-finite numbers become raw "inf" / "-inf" / "nan".
+static const char *nonfinite_name(double x) {
+    return isnan(x) ? "nan" : x > 0 ? "inf" : "-inf";
+}
+
+static void raw_nonfinite(cJSON *v) {
+    for (cJSON *c = v->child, *next; c; c = next) {
+        next = c->next;
+        if (cJSON_IsNumber(c) && !isfinite(c->valuedouble)) {
+            cJSON *r = cJSON_CreateRaw(nonfinite_name(c->valuedouble));
+            if (r) cJSON_ReplaceItemViaPointer(v, c, r);
+        } else {
+            raw_nonfinite(c);
+        }
+    }
+}
+
 static void show(const cJSON *v, char *buf, size_t n) {
-    char *s = cJSON_PrintUnformatted(v);
+    if (cJSON_IsNumber(v) && !isfinite(v->valuedouble)) {
+        snprintf(buf, n, "%s", nonfinite_name(v->valuedouble));
+        return;
+    }
+    cJSON *copy = cJSON_Duplicate(v, 1);
+    if (copy) raw_nonfinite(copy);
+    char *s = cJSON_PrintUnformatted(copy ? copy : v);
+    cJSON_Delete(copy);
     if (!s) {
         snprintf(buf, n, "?");
         return;
