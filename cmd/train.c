@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "app/config.h"
+#include "app/threads.h"
 #include "app/train.h"
 #include "commands.h"
 
@@ -29,7 +30,8 @@ static void usage(FILE *f) {
             "and config.json into the config's output directory.\n\n"
             "  -c, --config FILE  the JSON config (paths in it are relative to its directory)\n"
             "  -r, --resume       continue from output/checkpoint.safetensors\n"
-            "  -t, --threads N    compute threads (default: train.threads, 0 = every core)\n"
+            "  -t, --threads N    compute threads, 0..1024 (default: train.threads; 0 = every\n"
+            "                     core)\n"
             "  -V, --version      print the version\n"
             "  -h, --help         this help\n\n"
             "Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves the checkpoint and exits\n"
@@ -110,7 +112,7 @@ static void on_epoch(void *user, const tg_epoch_metrics *m) {
 int tg_cmd_train(int argc, char **argv) {
     const char *config = NULL;
     bool resume = false;
-    int threads = 0;
+    int threads = 0;  // 0: train.threads of the config
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"resume", no_argument, NULL, 'r'},
         {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
@@ -129,12 +131,13 @@ int tg_cmd_train(int argc, char **argv) {
         case 't': {
             char *end;
             long v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 1 || v > 1024) {
-                fprintf(stderr, "tgfinetune train: --threads must be an integer in [1, 1024] "
-                                "(got '%s')\n", optarg);
+            if (!*optarg || *end || v < 0 || v > TG_THREADS_MAX) {
+                fprintf(stderr,
+                        "tgfinetune train: --threads must be an integer in [0, %d] (0 = every "
+                        "core; got '%s')\n", TG_THREADS_MAX, optarg);
                 return TG_EXIT_USAGE;
             }
-            threads = (int)v;
+            threads = v == 0 ? TG_THREADS_ALL : (int)v;
             break;
         }
         case 'h':

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# cli_args.sh TGFINETUNE: option bounds of predict and eval through the real binary. A value
-# out of range is a usage error (exit 2) that names the option; a value in range gets past
-# parsing (exit 1 here: the model does not exist).
+# cli_args.sh TGFINETUNE: option bounds of train, predict and eval through the real binary. A
+# value out of range is a usage error (exit 2) that names the option; a value in range gets
+# past parsing (exit 1 here: the model does not exist; train: exit 2 naming the missing config).
 set -u
 tg=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")  # absolute: the test runs in $w
 w=$(mktemp -d)
@@ -33,6 +33,15 @@ for cmd in predict eval; do
         expect 1 "$cmd --threads $good is accepted" "$tg" $cmd --threads $good "${args[@]}"
         has err "none.safetensors" "$cmd --threads $good reaches the model"
     done
+done
+# train: the same bounds (0 = every core, as train.threads and predict/eval)
+for bad in 100000 1025 -1 2x "" 99999999999999999999; do
+    expect 2 "train --threads '$bad'" "$tg" train --threads "$bad" --config none.json
+    has err "--threads must be an integer in \[0, 1024\]" "train --threads '$bad' names the option"
+done
+for good in 0 1 1024; do
+    expect 2 "train --threads $good is accepted" "$tg" train --threads $good --config none.json
+    has err "none.json: cannot open the config" "train --threads $good reaches the config"
 done
 # the other bounded options still name themselves
 expect 2 "predict --topk 0" "$tg" predict --topk 0 --model none.safetensors x.png

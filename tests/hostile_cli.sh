@@ -338,6 +338,9 @@ expect "config: nesting 5000 deep is refused with a position" 2 "deep.json: inva
 check "  config errors wrote nothing" test ! -e runs/bad
 expect "config file that does not exist: exit 2 naming it" 2 "nothere.json" -- "$BIN" train --config nothere.json
 expect "--threads -1: exit 2" 2 "" -- "$BIN" train --config mixed.json --threads -1
+EPOCHS=1 cfg runs/allcores good > allcores.json     # train.threads 2 in the config
+expect "--threads 0 is every core, over train.threads" 0 "parameters on $(getconf _NPROCESSORS_ONLN) threads" \
+    -- "$BIN" train --config allcores.json --threads 0
 expect "unknown option: exit 2" 2 "" -- "$BIN" train --config mixed.json --bogus
 
 # ---------------------------------------------------------------- 3. hostile checkpoints

@@ -161,6 +161,8 @@ static const bad_case k_bad[] = {
     {"{" D ", \"train\": {\"epochs\": 0}}", "c.json: train.epochs must be an integer >= 1 (got 0)"},
     {"{" D ", \"train\": {\"threads\": -1}}",
      "c.json: train.threads must be an integer in [0, 1024] (0 = every core) (got -1)"},
+    {"{" D ", \"train\": {\"threads\": 1025}}",
+     "c.json: train.threads must be an integer in [0, 1024] (0 = every core) (got 1025)"},
     {"{" D ", \"train\": {\"checkpoint_every\": -3}}",
      "c.json: train.checkpoint_every must be an integer >= 0 (steps; 0 = only at the end of "
      "each epoch) (got -3)"},

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/threads.h"
 // ---- the schema: every valid key, per section ----
 static const char *const k_top[] = {"model", "freeze", "freeze_bn_stats", "data", "train",
                                     "loss", "optimizer", "scheduler", "output", NULL};
@@ -407,12 +408,15 @@ static tg_status read_train(parser *p, const cJSON *root, tg_config *cfg) {
     const cJSON *t;
     tg_status st = section_obj(p, root, "train", k_train, &t);
     if (st || !t) return st;
+    char threads_rule[64];
+    snprintf(threads_rule, sizeof threads_rule, "an integer in [0, %d] (0 = every core)",
+             TG_THREADS_MAX);
     if ((st = get_int32(p, t, "train", "epochs", 1, 1000000, "an integer >= 1", &cfg->epochs)) ||
         (st = get_int32(p, t, "train", "batch_size", 1, 65536, "an integer in [1, 65536]",
                         &cfg->batch_size)) ||
         (st = get_bool(p, t, "train", "shuffle", &cfg->shuffle)) ||
-        (st = get_int32(p, t, "train", "threads", 0, 1024,
-                        "an integer in [0, 1024] (0 = every core)", &cfg->threads)) ||
+        (st = get_int32(p, t, "train", "threads", 0, TG_THREADS_MAX, threads_rule,
+                        &cfg->threads)) ||
         (st = get_int32(p, t, "train", "checkpoint_every", 0, INT_MAX,
                         "an integer >= 0 (steps; 0 = only at the end of each epoch)",
                         &cfg->checkpoint_every)))

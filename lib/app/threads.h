@@ -7,6 +7,9 @@
 // of every command are checked against it (0 = every core).
 #define TG_THREADS_MAX 1024
 
+// A thread count meaning "every core" where 0 already means "not given" (tg_train_opts).
+#define TG_THREADS_ALL (-1)
+
 // n <= 0: every online core. Returns the count used.
 int tg_app_set_threads(int n);
 

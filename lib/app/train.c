@@ -603,7 +603,7 @@ tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error
     tg_status st = TG_OK;
     char *text = NULL, *path = NULL;
 
-    int threads = tg_app_set_threads(opts->threads > 0 ? opts->threads : cfg->threads);
+    int threads = tg_app_set_threads(opts->threads ? opts->threads : cfg->threads);
     c.threads = threads;
     // decoding is light next to a step; one background decoder overlaps it with compute
     int loader_threads = threads >= 2 ? 1 : 0;

@@ -59,7 +59,8 @@ typedef struct {
 
 typedef struct {
     bool resume;            // continue from output/checkpoint.safetensors
-    int threads;            // > 0 overrides cfg->threads
+    int threads;            // 0: cfg->threads; > 0 overrides it; TG_THREADS_ALL (-1,
+                            // app/threads.h): every core, whatever cfg->threads says
     const volatile sig_atomic_t *stop;  // non-zero: finish the step, checkpoint, return
                                         // TG_ERR_INTERRUPTED (may be NULL)
     const char *last_run_dir;  // where last_run is recorded (NULL: "./.tgfinetune")
