@@ -24,6 +24,11 @@ int tg_cmd_predict(int argc, char **argv);
 int tg_cmd_eval(int argc, char **argv);
 // cmd/predict.c: the model of the last train run recorded in ./.tgfinetune/last_run (malloc'd)
 char *tg_cmd_last_model(tg_error *err);
+// cmd/json_text.c: s for a cJSON string: each byte that is not part of well-formed UTF-8
+// becomes the text \xNN (as tg_path_escape shows it), everything else is kept (cJSON
+// escapes control characters itself), so --json output stays valid JSON. malloc'd (NULL:
+// out of memory).
+char *tg_cmd_json_text(const char *s);
 #define TG_EXIT_SIGINT 130   // interrupted by SIGINT, checkpoint saved
 #define TG_EXIT_SIGTERM 143  // interrupted by SIGTERM, checkpoint saved
 // cmd/convert.c, cmd/info.c

@@ -11,6 +11,7 @@
 #include "app/evaluate.h"
 #include "app/threads.h"
 #include "commands.h"
+#include "core/escape.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -42,6 +43,13 @@ static void on_progress(void *user, size_t done, size_t total) {
 
 static void print_text(const tg_eval_result *r) {
     int K = r->meta.num_classes;
+    // class names come from folder names: escaped for the terminal (core/escape.h)
+    char(*names)[256] = calloc((size_t)K, sizeof *names);
+    if (!names) {
+        fprintf(stderr, "tgfinetune eval: out of memory\n");
+        return;
+    }
+    for (int k = 0; k < K; k++) tg_path_escape(r->meta.classes[k], names[k], sizeof names[k]);
     printf("images: %zu", r->images);
     if (r->skipped) printf(" (%zu unreadable skipped)", r->skipped);
     printf("\ntop-1: %.2f%%\n", 100 * r->top1);
@@ -49,19 +57,20 @@ static void print_text(const tg_eval_result *r) {
     printf("loss:  %.4f\n\nper-class accuracy:\n", r->loss);
     int w = 5;
     for (int k = 0; k < K; k++)
-        if ((int)strlen(r->meta.classes[k]) > w) w = (int)strlen(r->meta.classes[k]);
+        if ((int)strlen(names[k]) > w) w = (int)strlen(names[k]);
     for (int k = 0; k < K; k++)
-        printf("  %-*s  %6.2f%%  (%zu/%zu)\n", w, r->meta.classes[k],
+        printf("  %-*s  %6.2f%%  (%zu/%zu)\n", w, names[k],
                r->class_total[k] ? 100.0 * r->class_correct[k] / r->class_total[k] : 0.0,
                r->class_correct[k], r->class_total[k]);
     printf("\nconfusion matrix (rows: true class, columns: predicted class index):\n%*s", w + 2, "");
     for (int k = 0; k < K; k++) printf(" %5d", k);
     printf("\n");
     for (int i = 0; i < K; i++) {
-        printf("  %-*s", w, r->meta.classes[i]);
+        printf("  %-*s", w, names[i]);
         for (int j = 0; j < K; j++) printf(" %5zu", r->confusion[(size_t)i * K + j]);
         printf("\n");
     }
+    free(names);
 }
 
 static void print_json(const tg_eval_result *r) {
@@ -74,16 +83,20 @@ static void print_json(const tg_eval_result *r) {
     else
         cJSON_AddNumberToObject(o, "top5", r->top5);
     cJSON_AddNumberToObject(o, "loss", r->loss);
+    // names as valid JSON whatever their bytes (tg_cmd_json_text)
     cJSON *pc = cJSON_AddObjectToObject(o, "per_class");
+    cJSON *cl = cJSON_AddArrayToObject(o, "classes");
     for (int k = 0; k < K; k++) {
+        char *name = tg_cmd_json_text(r->meta.classes[k]);
+        const char *nm = name ? name : "";
         if (r->class_total[k])
-            cJSON_AddNumberToObject(pc, r->meta.classes[k],
+            cJSON_AddNumberToObject(pc, nm,
                                     (double)r->class_correct[k] / (double)r->class_total[k]);
         else
-            cJSON_AddNullToObject(pc, r->meta.classes[k]);
+            cJSON_AddNullToObject(pc, nm);
+        cJSON_AddItemToArray(cl, cJSON_CreateString(nm));
+        free(name);
     }
-    cJSON *cl = cJSON_AddArrayToObject(o, "classes");
-    for (int k = 0; k < K; k++) cJSON_AddItemToArray(cl, cJSON_CreateString(r->meta.classes[k]));
     cJSON *cm = cJSON_AddArrayToObject(o, "confusion");
     for (int i = 0; i < K; i++) {
         cJSON *row = cJSON_CreateArray();

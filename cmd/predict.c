@@ -12,6 +12,7 @@
 #include "app/threads.h"
 #include "app/train.h"
 #include "commands.h"
+#include "core/escape.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -27,6 +28,13 @@ static void usage(FILE *f) {
             "  -V, --version     print the version\n"
             "  -h, --help        this help\n\n"
             "Exit codes: 0 done, 1 an image or the model could not be read, 2 usage error.\n");
+}
+
+// A JSON string member that stays valid JSON whatever bytes s holds (tg_cmd_json_text).
+static void add_text(cJSON *o, const char *key, const char *s) {
+    char *t = tg_cmd_json_text(s);
+    cJSON_AddStringToObject(o, key, t ? t : "");
+    free(t);
 }
 
 char *tg_cmd_last_model(tg_error *err) {
@@ -129,7 +137,11 @@ int tg_cmd_predict(int argc, char **argv) {
         rc = TG_EXIT_FAIL;
         goto done;
     }
-    if (!json) printf("model: %s\n", model);
+    char shown[4096], cls[1024];  // names printed as text: escaped (core/escape.h)
+    if (!json) {
+        tg_path_escape(model, shown, sizeof shown);
+        printf("model: %s\n", shown);
+    }
     for (int i = optind; i < argc; i++) {
         int n = 0;
         if (tg_predictor_run(&p, argv[i], topk, pred, &n, &err)) {
@@ -139,21 +151,23 @@ int tg_cmd_predict(int argc, char **argv) {
         }
         if (json) {
             cJSON *item = cJSON_CreateObject();
-            cJSON_AddStringToObject(item, "image", argv[i]);
+            add_text(item, "image", argv[i]);
             cJSON *ps = cJSON_AddArrayToObject(item, "predictions");
             for (int j = 0; j < n; j++) {
                 cJSON *e = cJSON_CreateObject();
-                cJSON_AddStringToObject(e, "class", p.meta.classes[pred[j].index]);
+                add_text(e, "class", p.meta.classes[pred[j].index]);
                 cJSON_AddNumberToObject(e, "index", pred[j].index);
                 cJSON_AddNumberToObject(e, "probability", pred[j].probability);
                 cJSON_AddItemToArray(ps, e);
             }
             cJSON_AddItemToArray(arr, item);
         } else {
-            printf("%s\n", argv[i]);
-            for (int j = 0; j < n; j++)
-                printf("  %6.2f%%  %s (%d)\n", 100 * pred[j].probability,
-                       p.meta.classes[pred[j].index], pred[j].index);
+            tg_path_escape(argv[i], shown, sizeof shown);
+            printf("%s\n", shown);
+            for (int j = 0; j < n; j++) {
+                tg_path_escape(p.meta.classes[pred[j].index], cls, sizeof cls);
+                printf("  %6.2f%%  %s (%d)\n", 100 * pred[j].probability, cls, pred[j].index);
+            }
         }
     }
     if (json) {

@@ -554,5 +554,37 @@ assert e["images"] == int(sys.argv[2]) and e["skipped"] == int(sys.argv[3]), e
 assert sum(map(sum, e["confusion"])) == int(sys.argv[2]), e
 EOF
 
+# names that are not UTF-8 or hold control characters (Linux allows any bytes but '/' and NUL):
+# escaped as \xNN in text output and messages, valid JSON from --json
+mkdir -p "names/caf"$'\xe9' names/dog "names_val"$'\x1b'/dog "names_val"$'\x1b'/"caf"$'\xe9'
+for i in 0 1 2; do
+    cp good/cat/$i.png "names/caf"$'\xe9'/$i.png; cp good/dog/$i.png names/dog/$i.png
+    cp good/cat/$i.png "names_val"$'\x1b'/"caf"$'\xe9'/$i.png; cp good/dog/$i.png "names_val"$'\x1b'/dog/$i.png
+done
+cp good/dog/3.png "names/dog/bad"$'\xff\x1b'"[31m.png"
+EPOCHS=1 BATCH=4 cfg runs/names names | sed 's|"train": "names",|"train": "names", "val": "names_val\\u001b",|' > names.json
+noraw() { ! LC_ALL=C grep -q $'[\x1b\x80-\xff]' "$1"; }   # no ESC, no byte >= 0x80
+expect "train on names with bytes that are not UTF-8 and an ESC" 0 'validating on '"$W"'/names_val\x1b;' \
+    -- "$BIN" train --config names.json
+check "  no raw ESC or invalid byte on stderr" noraw err.txt
+IMG="names/dog/bad"$'\xff\x1b'"[31m.png"
+expect "predict --json on such a name" 0 "" -- "$BIN" predict "$IMG" --model runs/names/model.safetensors --json
+check "  is valid JSON (strict UTF-8) with the name escaped" python3 -c '
+import json; a = json.loads(open("out.txt", "rb").read().decode("utf-8"))
+assert a[0]["image"] == "names/dog/bad\\xff\x1b[31m.png", a
+assert sorted(p["class"] for p in a[0]["predictions"]) == ["caf\\xe9", "dog"], a'
+expect "predict (text) on such a name" 0 'names/dog/bad\xff\x1b[31m.png' \
+    -- "$BIN" predict "$IMG" --model runs/names/model.safetensors
+check "  no raw ESC or invalid byte on stdout, the class escaped" eval 'noraw out.txt && grep -qF "caf\xe9" out.txt'
+expect "eval --json with such class names" 0 "" -- "$BIN" eval --model runs/names/model.safetensors --data "names_val"$'\x1b' --json
+check "  is valid JSON (strict UTF-8) with the names escaped" python3 -c '
+import json; e = json.loads(open("out.txt", "rb").read().decode("utf-8"))
+assert e["classes"] == ["caf\\xe9", "dog"] and sorted(e["per_class"]) == ["caf\\xe9", "dog"], e'
+expect "eval (text) with such class names" 0 'caf\xe9' -- "$BIN" eval --model runs/names/model.safetensors --data "names_val"$'\x1b'
+check "  no raw ESC or invalid byte on stdout" noraw out.txt
+expect "eval on other classes: the difference is named, escaped" 1 'model "caf\xe9"' \
+    -- "$BIN" eval --model runs/names/model.safetensors --data good
+check "  no raw ESC or invalid byte on stderr" noraw err.txt
+
 echo "$npass passed, $nfail failed"
 exit $((nfail > 0))

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app/threads.h"
+#include "core/escape.h"
 #include "core/tensor.h"
 #include "data/folder.h"
 #include "data/loader.h"
@@ -49,12 +50,15 @@ tg_status tg_evaluate(const char *model_path, const char *data_dir, const tg_eva
     if (!same) {
         int i = 0;
         while (i < K && i < f.num_classes && !strcmp(f.classes[i], r->meta.classes[i])) i++;
+        // names from folders: escaped for printing (core/escape.h)
+        char dir[TG_ERR_MSG_MAX / 2], fc[200], mc[200];
+        tg_path_escape(data_dir, dir, sizeof dir);
+        tg_path_escape(i < f.num_classes ? f.classes[i] : "(none)", fc, sizeof fc);
+        tg_path_escape(i < K ? r->meta.classes[i] : "(none)", mc, sizeof mc);
         st = tg_error_set(err, TG_ERR_VALUE,
                           "%s has %d classes, the model %s has %d; first difference at index "
                           "%d: folder \"%s\", model \"%s\"",
-                          data_dir, f.num_classes, model_path, K, i,
-                          i < f.num_classes ? f.classes[i] : "(none)",
-                          i < K ? r->meta.classes[i] : "(none)");
+                          dir, f.num_classes, model_path, K, i, fc, mc);
         goto fail;
     }
     r->class_total = calloc((size_t)K, sizeof *r->class_total);
@@ -118,7 +122,9 @@ tg_status tg_evaluate(const char *model_path, const char *data_dir, const tg_eva
     tg_no_grad_exit(&c);
     if (st) goto fail;
     if (r->images == 0) {
-        st = tg_error_set(err, TG_ERR_VALUE, "%s: no readable image to evaluate", data_dir);
+        char dir[TG_ERR_MSG_MAX / 2];
+        tg_path_escape(data_dir, dir, sizeof dir);
+        st = tg_error_set(err, TG_ERR_VALUE, "%s: no readable image to evaluate", dir);
         goto fail;
     }
     r->top1 = (double)top1 / (double)r->images;

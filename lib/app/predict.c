@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "app/threads.h"
+#include "core/escape.h"
 #include "data/loader.h"
 
 void tg_softmax(const float *logits, int n, double *probs) {
@@ -69,8 +70,10 @@ tg_status tg_predictor_run(tg_predictor *p, const char *image_path, int k, tg_pr
     tg_tensor *x = tg_ctx_wrap(&p->ctx, 4, shape, p->x);
     tg_tensor *logits = tg_resnet18_forward(&p->ctx, p->model, x);
     if (!logits) {
+        char shown[TG_ERR_MSG_MAX / 2];
+        tg_path_escape(image_path, shown, sizeof shown);
         st = tg_error_set(err, tg_ctx_status(&p->ctx) ? tg_ctx_status(&p->ctx) : TG_ERR_STATE,
-                          "%s: %s", image_path, tg_ctx_error(&p->ctx));
+                          "%s: %s", shown, tg_ctx_error(&p->ctx));
     } else {
         tg_softmax(logits->data, K, probs);
         tg_topk(probs, K, k, idx);

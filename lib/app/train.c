@@ -22,6 +22,7 @@
 #include "app/modelfile.h"
 #include "app/threads.h"
 #include "app/weights.h"
+#include "core/escape.h"
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "data/folder.h"
@@ -335,11 +336,15 @@ static tg_status load_checkpoint(trainer *t, const tg_folder *train, run_state *
     for (int i = 0; same && i < meta.num_classes; i++)
         same = !strcmp(meta.classes[i], train->classes[i]);
     if (!same) {
+        // names from folders: escaped for printing (core/escape.h)
+        char was[256], root[TG_ERR_MSG_MAX / 2], now[256];
+        tg_path_escape(meta.classes[0], was, sizeof was);
+        tg_path_escape(train->root, root, sizeof root);
+        tg_path_escape(train->classes[0], now, sizeof now);
         st = tg_error_set(err, TG_ERR_CONFIG,
                           "%s: the checkpoint was trained on %d classes (%s, ...) but %s has %d "
                           "(%s, ...); resume needs the same class folders",
-                          path, meta.num_classes, meta.classes[0], train->root,
-                          train->num_classes, train->classes[0]);
+                          path, meta.num_classes, was, root, train->num_classes, now);
         goto done;
     }
     tg_rng *r = &t->rng;
@@ -615,9 +620,12 @@ tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error
                  {"model.weights", opts->resume ? NULL : cfg->weights}};
     for (int i = 0; i < 3; i++) {
         if (paths[i].path && access(paths[i].path, R_OK) != 0) {
+            int e = errno;
+            char shown[TG_ERR_MSG_MAX / 2];
+            tg_path_escape(paths[i].path, shown, sizeof shown);
             st = tg_error_set(err, TG_ERR_CONFIG, "%s: %s is %s: %s",
-                              cfg->source ? cfg->source : "config", paths[i].key, paths[i].path,
-                              strerror(errno));
+                              cfg->source ? cfg->source : "config", paths[i].key, shown,
+                              strerror(e));
             goto fail;
         }
     }
@@ -625,9 +633,11 @@ tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error
     if ((st = tg_folder_scan(&train, cfg->train_dir, notice_cb, t, err))) goto fail;
     have_train = true;
     if (cfg->num_classes && cfg->num_classes != train.num_classes) {
+        char shown[TG_ERR_MSG_MAX / 2];
+        tg_path_escape(cfg->train_dir, shown, sizeof shown);
         st = tg_error_set(err, TG_ERR_CONFIG,
                           "%s: model.num_classes is %d but %s has %d class folders",
-                          cfg->source ? cfg->source : "config", cfg->num_classes, cfg->train_dir,
+                          cfg->source ? cfg->source : "config", cfg->num_classes, shown,
                           train.num_classes);
         goto fail;
     }
@@ -705,10 +715,12 @@ tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error
                           cfg->source ? cfg->source : "config");
         goto fail;
     }
+    char val_shown[1024] = "";
+    if (have_val) tg_path_escape(cfg->val_dir, val_shown, sizeof val_shown);
     say(t, "%d classes, %zu training images%s%s; training %" PRId64 " of %" PRId64
            " parameters on %d threads",
-        train.num_classes, train.count, have_val ? ", validating on " : "",
-        have_val ? cfg->val_dir : "", trainable, tg_resnet18_num_params(t->model), threads);
+        train.num_classes, train.count, have_val ? ", validating on " : "", val_shown,
+        trainable, tg_resnet18_num_params(t->model), threads);
 
     // output directory, resolved config, last_run
     if ((st = mkdir_p(t->out, err))) goto fail;
