@@ -37,4 +37,12 @@ int tg_cmd_info(int argc, char **argv);
 // cmd/bench.c
 int tg_cmd_bench(int argc, char **argv);
 
+// cmd/args.c: parse an integer option value in [lo, hi]; on failure print
+// "tgfinetune CMD: --OPT must be an integer RULE (got 'S')" and return false (exit 2).
+#include <stdbool.h>
+bool tg_cmd_int_arg(const char *cmd, const char *opt, const char *s, long lo, long hi,
+                    const char *rule, int *out);
+// --threads: 0 (every core) to TG_THREADS_MAX.
+bool tg_cmd_threads_arg(const char *cmd, const char *s, int *out);
+
 #endif

@@ -124,8 +124,6 @@ int tg_cmd_eval(int argc, char **argv) {
     optind = 1;
     int o;
     while ((o = getopt_long(argc, argv, "m:d:jb:t:hV", opts, NULL)) != -1) {
-        char *end;
-        long v;
         switch (o) {
         case 'm':
             model = optarg;
@@ -137,24 +135,11 @@ int tg_cmd_eval(int argc, char **argv) {
             json = true;
             break;
         case 'b':
-            v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 1 || v > 65536) {
-                fprintf(stderr,
-                        "tgfinetune eval: --batch-size must be an integer in [1, 65536] (got "
-                        "'%s')\n", optarg);
+            if (!tg_cmd_int_arg("eval", "batch-size", optarg, 1, 65536, "in [1, 65536]", &batch))
                 return TG_EXIT_USAGE;
-            }
-            batch = (int)v;
             break;
         case 't':
-            v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 0 || v > TG_THREADS_MAX) {
-                fprintf(stderr,
-                        "tgfinetune eval: --threads must be an integer in [0, %d] (0 = every "
-                        "core; got '%s')\n", TG_THREADS_MAX, optarg);
-                return TG_EXIT_USAGE;
-            }
-            threads = (int)v;
+            if (!tg_cmd_threads_arg("eval", optarg, &threads)) return TG_EXIT_USAGE;
             break;
         case 'h':
             usage(stdout);

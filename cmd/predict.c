@@ -67,30 +67,16 @@ int tg_cmd_predict(int argc, char **argv) {
     optind = 1;
     int o;
     while ((o = getopt_long(argc, argv, "m:k:jt:hV", opts, NULL)) != -1) {
-        char *end;
-        long v;
         switch (o) {
         case 'm':
             model = optarg;
             break;
         case 'k':
-            v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 1 || v > 1000000) {
-                fprintf(stderr, "tgfinetune predict: --topk must be an integer >= 1 (got '%s')\n",
-                        optarg);
+            if (!tg_cmd_int_arg("predict", "topk", optarg, 1, 1000000, ">= 1", &topk))
                 return TG_EXIT_USAGE;
-            }
-            topk = (int)v;
             break;
         case 't':
-            v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 0 || v > TG_THREADS_MAX) {
-                fprintf(stderr,
-                        "tgfinetune predict: --threads must be an integer in [0, %d] (0 = every "
-                        "core; got '%s')\n", TG_THREADS_MAX, optarg);
-                return TG_EXIT_USAGE;
-            }
-            threads = (int)v;
+            if (!tg_cmd_threads_arg("predict", optarg, &threads)) return TG_EXIT_USAGE;
             break;
         case 'j':
             json = true;

@@ -129,15 +129,9 @@ int tg_cmd_train(int argc, char **argv) {
             resume = true;
             break;
         case 't': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 0 || v > TG_THREADS_MAX) {
-                fprintf(stderr,
-                        "tgfinetune train: --threads must be an integer in [0, %d] (0 = every "
-                        "core; got '%s')\n", TG_THREADS_MAX, optarg);
-                return TG_EXIT_USAGE;
-            }
-            threads = v == 0 ? TG_THREADS_ALL : (int)v;
+            int v;
+            if (!tg_cmd_threads_arg("train", optarg, &v)) return TG_EXIT_USAGE;
+            threads = v == 0 ? TG_THREADS_ALL : v;
             break;
         }
         case 'h':
