@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Sums the results of meson's test logs of the given build dirs into one line.
 
-A Check suite prints "NN%: Checks: C, Failures: F, Errors: E"; its checks count one by one.
-Any other test (the tutorial, CLI smoke runs) counts as one. A test meson marks as failed
+A Check suite prints "NN%: Checks: C, Failures: F, Errors: E"; its checks count one by one,
+and so do the cases of a script test that ends with "N passed, M failed". Any other test
+(the tutorial) counts as one. A test meson marks as failed
 or timed out counts as failed even if its output says otherwise. Exit 1 if anything failed.
 """
 import json, re, sys, os
 
 passed = failed = 0
 check_re = re.compile(r"(\d+)%: Checks: (\d+), Failures: (\d+), Errors: (\d+)")
+plain_re = re.compile(r"^(\d+) passed, (\d+) failed", re.M)
 for d in sys.argv[1:]:
     path = os.path.join(d, "meson-logs", "testlog.json")
     if not os.path.exists(path):
@@ -18,10 +20,16 @@ for d in sys.argv[1:]:
     for line in open(path):
         t = json.loads(line)
         ok = t.get("result") in ("OK", "EXPECTEDFAIL")
-        m = check_re.search(t.get("stdout", "") or "")
+        out = t.get("stdout", "") or ""
+        m = check_re.search(out)
+        plain = plain_re.findall(out)
         if m:
             checks, fails, errs = int(m.group(2)), int(m.group(3)), int(m.group(4))
             p, f = checks - fails - errs, fails + errs
+            if not ok and f == 0:
+                f = 1
+        elif plain:
+            p, f = int(plain[-1][0]), int(plain[-1][1])
             if not ok and f == 0:
                 f = 1
         else:
