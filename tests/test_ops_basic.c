@@ -317,6 +317,34 @@ START_TEST(test_broadcast_grad_values) {
 }
 END_TEST
 
+// In-place add (torchvision's out += identity): a's buffer is the output; gradients as
+// tg_add's, with a handing its gradient buffer through (tg_grad_take); leaves refused.
+START_TEST(test_add_inplace) {
+    tg_ctx c;
+    tg_ctx_init(&c);
+    tg_tensor *x = vec(2, S(2, 3), (float[]){1, 2, 3, 4, 5, 6});
+    tg_tensor *b = vec(1, S(3), (float[]){1, 2, 3});
+    tg_tensor_set_requires_grad(x, true);
+    tg_tensor_set_requires_grad(b, true);
+    tg_tensor *a = tg_mul_scalar(&c, x, 2.0f);
+    tg_tensor *y = tg_add_(&c, a, b);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_ptr_eq(y->data, a->data);
+    ck_assert_str_eq(tg_node_name(y->grad_fn), "AddBackward0");
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(y->data[i], 2.0f * (float)(i + 1) + (float)(i % 3 + 1));
+    tg_tensor *l = tg_sum(&c, tg_mul(&c, y, y));  // dl/dy = 2y
+    ck_assert_int_eq(tg_backward(&c, l, NULL, false), TG_OK);
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(x->grad[i], 2.0f * 2.0f * y->data[i]);
+    for (int j = 0; j < 3; j++)
+        ck_assert_float_eq(b->grad[j], 2.0f * (y->data[j] + y->data[3 + j]));
+    ck_assert_ptr_null(tg_add_(&c, x, b));  // a leaf that requires grad
+    ck_assert_int_eq(tg_ctx_status(&c), TG_ERR_STATE);
+    tg_tensor_free(x);
+    tg_tensor_free(b);
+    tg_ctx_free(&c);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("ops_basic");
     TCase *tc = tcase_create("ops_basic");
@@ -329,6 +357,7 @@ int main(void) {
     tcase_add_test(tc, test_gradcheck_shapes_and_matmul);
     tcase_add_test(tc, test_gradcheck_frozen_and_bad);
     tcase_add_test(tc, test_broadcast_grad_values);
+    tcase_add_test(tc, test_add_inplace);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

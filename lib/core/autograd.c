@@ -32,6 +32,16 @@ tg_tensor *tg_op_output(tg_ctx *c, const tg_op *op, int ndim, const int64_t *sha
     return out;
 }
 
+float *tg_grad_take(tg_ctx *c, tg_node *n, tg_tensor *in) {
+    (void)c;
+    if (!in || !in->requires_grad || !in->grad_fn || in->gbuf || !n->out->gbuf ||
+        in->numel != n->out->numel)
+        return NULL;
+    in->gbuf = n->out->gbuf;  // the engine finds n->out->gbuf NULL and returns nothing
+    n->out->gbuf = NULL;
+    return in->gbuf;
+}
+
 float *tg_grad_buf_w(tg_ctx *c, tg_tensor *t, bool *overwrite) {
     *overwrite = false;
     if (!t || !t->requires_grad || t->grad_fn || !t->persistent || (t->grad && !t->grad_zero))

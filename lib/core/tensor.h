@@ -155,6 +155,14 @@ tg_tensor *tg_op_output(tg_ctx *c, const tg_op *op, int ndim, const int64_t *sha
 // Gradient accumulation buffer of t during backward: t->grad for a leaf (created zeroed),
 // an arena buffer for a non-leaf; NULL if t is NULL or does not require grad.
 float *tg_grad_buf(tg_ctx *c, tg_tensor *t);
+// For an op whose input gradient is an elementwise function of its output gradient
+// (ReLU, BatchNorm, add): hands node n's own output-gradient buffer (the dout passed to
+// its backward, still holding dout) over to `in` as in's gradient buffer, when in is a
+// non-leaf that has none yet and has n->out's numel. The op then computes in's gradient
+// in place over dout, element by element (reading dout[i] before writing it), instead of
+// adding it into a fresh zeroed buffer: a buffer, a memset and a pass saved. NULL when
+// the buffer cannot be handed over (the op then uses tg_grad_buf and adds).
+float *tg_grad_take(tg_ctx *c, tg_node *n, tg_tensor *in);
 // The same for an op that will write every element of the buffer: *overwrite is set to
 // true when the buffer holds nothing yet (a leaf's .grad marked by tg_tensor_zero_grad_lazy
 // or just created), so the op must store its gradient (beta 0) rather than add it; false

@@ -223,7 +223,7 @@ static tg_tensor *block_forward(tg_ctx *c, tg_resnet18 *m, tg_basic_block *b, tg
     tg_tensor *identity = x;
     if (b->has_downsample)
         identity = bn_forward(c, m, &b->ds_bn, tg_conv2d(c, x, b->ds_conv, b->stride, 0));
-    return tg_relu_(c, tg_add(c, out, identity));
+    return tg_relu_(c, tg_add_(c, out, identity));  // in place, as torchvision's out += identity
 }
 
 static bool bn_trainable(const tg_bn *bn) {

@@ -35,9 +35,16 @@ static void add_backward(float *da, float *db, const float *dout, const tg_bcast
 }
 
 static tg_status add_node_backward(tg_ctx *c, tg_node *n, const float *dout) {
+    const tg_bcast *bc = n->saved;
     float *da, *db;
+    // same shapes: a's gradient is dout itself, so a can take dout's buffer as it is
+    if (bc->same && n->in[0] != n->in[1] && tg_grad_take(c, n, n->in[0])) {
+        if (!tg_ops_grad(c, n->in[1], &db)) return TG_ERR_NOMEM;
+        add_backward(NULL, db, dout, bc);
+        return TG_OK;
+    }
     if (!tg_ops_grad(c, n->in[0], &da) || !tg_ops_grad(c, n->in[1], &db)) return TG_ERR_NOMEM;
-    add_backward(da, db, dout, n->saved);
+    add_backward(da, db, dout, bc);
     return TG_OK;
 }
 
@@ -53,6 +60,47 @@ tg_tensor *tg_add(tg_ctx *c, tg_tensor *a, tg_tensor *b) {
     if (!out) return NULL;
     if (saved) *(tg_bcast *)saved = bc;
     add_forward(out->data, a->data, b->data, &bc);
+    return out;
+}
+
+// In place (a += b, as torchvision's `out += identity`): a's buffer becomes the output,
+// saving one activation per residual block. b broadcasts to a's shape; a must not be a
+// leaf that requires grad, and its producer must not read its own output in backward.
+tg_tensor *tg_add_(tg_ctx *c, tg_tensor *a, tg_tensor *b) {
+    if (!a || !b) return NULL;
+    tg_bcast bc;
+    if (!tg_broadcast_init(c, "add_", a, b, &bc)) return NULL;
+    char sa[TG_SHAPE_STR_MAX], sb[TG_SHAPE_STR_MAX];
+    if (bc.ndim != a->ndim || bc.numel != a->numel) {
+        tg_error_set(&c->err, TG_ERR_SHAPE,
+                     "add_: %s cannot be added in place into %s (the output would be larger)",
+                     tg_shape_str(b, sb, sizeof sb), tg_shape_str(a, sa, sizeof sa));
+        return NULL;
+    }
+    if (a->requires_grad && !a->grad_fn && tg_grad_enabled(c)) {
+        tg_error_set(&c->err, TG_ERR_STATE,
+                     "add_: a leaf tensor that requires grad (%s) cannot be modified in place",
+                     a->name ? a->name : "unnamed");
+        return NULL;
+    }
+    // A header over a's buffer, recorded as tg_op_output would (which allocates data).
+    tg_tensor *out = tg_ctx_wrap(c, a->ndim, a->shape, a->data);
+    if (!out) return NULL;
+    if (tg_grad_enabled(c) && (a->requires_grad || b->requires_grad)) {
+        tg_node *n = tg_ctx_calloc(c, sizeof *n);
+        tg_bcast *saved = tg_ctx_alloc(c, sizeof *saved);
+        if (!n || !saved) return NULL;
+        *saved = bc;
+        n->op = &add_op;
+        n->out = out;
+        n->n_in = 2;
+        n->in[0] = a;
+        n->in[1] = b;
+        n->saved = saved;
+        out->grad_fn = n;
+        out->requires_grad = true;
+    }
+    add_forward(a->data, a->data, b->data, &bc);
     return out;
 }
 

@@ -102,11 +102,12 @@ static void bn_apply_kernel(float *out, const float *x, const float *mean, const
     }
 }
 
-// dx (N, C, HW) +=, dweight, dbias (C,) += ; any may be NULL. Channels [c0, c1).
-static void bn_backward_kernel(float *dx, float *dweight, float *dbias, const float *dout,
-                               const float *x, const float *mean, const float *invstd,
-                               const float *weight, bool training, int64_t N, int64_t C,
-                               int64_t HW, int64_t c0, int64_t c1) {
+// dx (N, C, HW) += (or =, if dx_store: then dx may be dout itself), dweight, dbias (C,) += ;
+// any may be NULL. Channels [c0, c1).
+static void bn_backward_kernel(float *dx, bool dx_store, float *dweight, float *dbias,
+                               const float *dout, const float *x, const float *mean,
+                               const float *invstd, const float *weight, bool training,
+                               int64_t N, int64_t C, int64_t HW, int64_t c0, int64_t c1) {
     const double M = (double)(N * HW);
     for (int64_t ch = c0; ch < c1; ch++) {
         const float m = mean[ch], is = invstd[ch];
@@ -115,7 +116,10 @@ static void bn_backward_kernel(float *dx, float *dweight, float *dbias, const fl
             for (int64_t n = 0; n < N; n++) {
                 const float *d = dout + (n * C + ch) * HW;
                 float *q = dx + (n * C + ch) * HW;
-                for (int64_t i = 0; i < HW; i++) q[i] += d[i] * scale;
+                if (dx_store)
+                    for (int64_t i = 0; i < HW; i++) q[i] = d[i] * scale;
+                else
+                    for (int64_t i = 0; i < HW; i++) q[i] += d[i] * scale;
             }
             continue;
         }
@@ -152,15 +156,21 @@ static void bn_backward_kernel(float *dx, float *dweight, float *dbias, const fl
                 const float *d = dout + (n * C + ch) * HW;
                 const float *p = x + (n * C + ch) * HW;
                 float *q = dx + (n * C + ch) * HW;
-                for (int64_t i = 0; i < HW; i++)
-                    q[i] += (d[i] - gm - (p[i] - m) * proj) * scale;
+                if (dx_store)
+                    for (int64_t i = 0; i < HW; i++) q[i] = (d[i] - gm - (p[i] - m) * proj) * scale;
+                else
+                    for (int64_t i = 0; i < HW; i++)
+                        q[i] += (d[i] - gm - (p[i] - m) * proj) * scale;
             }
         } else {
             const float scale = is * w;
             for (int64_t n = 0; n < N; n++) {
                 const float *d = dout + (n * C + ch) * HW;
                 float *q = dx + (n * C + ch) * HW;
-                for (int64_t i = 0; i < HW; i++) q[i] += d[i] * scale;
+                if (dx_store)
+                    for (int64_t i = 0; i < HW; i++) q[i] = d[i] * scale;
+                else
+                    for (int64_t i = 0; i < HW; i++) q[i] += d[i] * scale;
             }
         }
     }
@@ -192,6 +202,7 @@ static void apply_task(void *arg, int64_t c0, int64_t c1) {
 
 typedef struct {
     float *dx, *dweight, *dbias;
+    bool dx_store;
     const float *dout, *x, *mean, *invstd, *weight;
     bool training;
     int64_t N, C, HW;
@@ -199,7 +210,7 @@ typedef struct {
 
 static void backward_task(void *arg, int64_t c0, int64_t c1) {
     backward_job *j = arg;
-    bn_backward_kernel(j->dx, j->dweight, j->dbias, j->dout, j->x, j->mean, j->invstd, j->weight,
+    bn_backward_kernel(j->dx, j->dx_store, j->dweight, j->dbias, j->dout, j->x, j->mean, j->invstd, j->weight,
                        j->training, j->N, j->C, j->HW, c0, c1);
 }
 
@@ -207,13 +218,15 @@ static void backward_task(void *arg, int64_t c0, int64_t c1) {
 static tg_status bn_backward(tg_ctx *c, tg_node *n, const float *dout) {
     const bn_saved *s = n->saved;
     tg_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
-    float *dx = tg_grad_buf(c, x);
+    float *dx = tg_grad_take(c, n, x);  // dx computed in place over dout when possible
+    const bool dx_store = dx != NULL;
+    if (!dx) dx = tg_grad_buf(c, x);
     float *dw = tg_grad_buf(c, w);
     float *db = tg_grad_buf(c, b);
     if ((x->requires_grad && !dx) || (w && w->requires_grad && !dw) ||
         (b && b->requires_grad && !db))
         return tg_ctx_status(c);
-    backward_job j = {dx, dw, db, dout, x->data, s->mean, s->invstd, w ? w->data : NULL,
+    backward_job j = {dx, dw, db, dx_store, dout, x->data, s->mean, s->invstd, w ? w->data : NULL,
                       s->training, s->N, s->C, s->HW};
     tg_parallel_for(s->C, s->N * s->HW, backward_task, &j);
     return TG_OK;

@@ -73,5 +73,8 @@ tg_tensor *tg_mse_loss(tg_ctx *c, tg_tensor *a, tg_tensor *b);
 // an x whose producer does not read its own output in backward (conv2d, batchnorm2d, add,
 // linear, maxpool2d), never for a leaf that requires grad.            ReluBackward0
 tg_tensor *tg_relu_(tg_ctx *c, tg_tensor *x);
+// add.c: in-place a += b (torchvision's `out += identity`), b broadcast to a's shape; same
+// rules as tg_relu_ for a.                                               AddBackward0
+tg_tensor *tg_add_(tg_ctx *c, tg_tensor *a, tg_tensor *b);
 
 #endif

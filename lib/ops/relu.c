@@ -53,8 +53,22 @@ static void run_chunked(int64_t n, tg_parallel_fn fn, void *job) {
     tg_parallel_for((n + RELU_CHUNK - 1) / RELU_CHUNK, RELU_CHUNK, chunk_task, &cj);
 }
 
+// dx (= dout's own buffer, handed over) = where(out <= 0, 0, dout), in place
+static void relu_backward_inplace_task(void *arg, int64_t i0, int64_t i1) {
+    relu_bjob *j = arg;
+    float *dx = j->dx;
+    const float *out = j->out;
+    for (int64_t i = i0; i < i1; i++) dx[i] = out[i] <= 0.0f ? 0.0f : dx[i];
+}
+
 static tg_status relu_backward(tg_ctx *c, tg_node *n, const float *dout) {
-    float *dx = tg_grad_buf(c, n->in[0]);
+    float *dx = tg_grad_take(c, n, n->in[0]);
+    if (dx) {
+        relu_bjob j = {dx, dout, n->out->data};
+        run_chunked(n->out->numel, relu_backward_inplace_task, &j);
+        return TG_OK;
+    }
+    dx = tg_grad_buf(c, n->in[0]);
     if (!dx) return tg_ctx_status(c);
     relu_bjob j = {dx, dout, n->out->data};
     run_chunked(n->out->numel, relu_backward_task, &j);
