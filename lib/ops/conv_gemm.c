@@ -164,7 +164,24 @@ typedef struct {
     do {                                                                                    \
         for (int p = 0; p < NN; p++)                                                        \
             for (int kk = 0; kk < kc; kk += 8) _mm256_store_ps(acc[p] + kk, _mm256_setzero_ps()); \
-        for (int m = 0; m < j->M; m++) {                                                    \
+        int m = 0;                                                                          \
+        for (; m + 2 <= j->M; m += 2) { /* two rows per pass: half the traffic to acc */    \
+            const float *a0 = j->a + (int64_t)m * K + k, *a1 = a0 + K;                      \
+            __m256 b0[NN], b1[NN];                                                          \
+            for (int p = 0; p < NN; p++) {                                                  \
+                b0[p] = _mm256_broadcast_ss(j->b + (int64_t)m * NN + p);                    \
+                b1[p] = _mm256_broadcast_ss(j->b + (int64_t)(m + 1) * NN + p);              \
+            }                                                                               \
+            for (int kk = 0; kk < kc; kk += 8) {                                            \
+                const __m256 v0 = _mm256_loadu_ps(a0 + kk), v1 = _mm256_loadu_ps(a1 + kk);  \
+                for (int p = 0; p < NN; p++)                                                \
+                    _mm256_store_ps(acc[p] + kk,                                            \
+                                    _mm256_fmadd_ps(v1, b1[p],                              \
+                                                    _mm256_fmadd_ps(v0, b0[p],              \
+                                                                    _mm256_load_ps(acc[p] + kk)))); \
+            }                                                                               \
+        }                                                                                   \
+        for (; m < j->M; m++) {                                                             \
             const float *ar = j->a + (int64_t)m * K + k;                                    \
             __m256 bv[NN];                                                                  \
             for (int p = 0; p < NN; p++) bv[p] = _mm256_broadcast_ss(j->b + (int64_t)m * NN + p); \
