@@ -887,6 +887,32 @@ START_TEST(test_load_eval_one) {
 }
 END_TEST
 
+// A long thin image (a 600000x1 PNG is a few KB) resized with a large data.resize: the
+// long side would not fit an int. It used to overflow the crop arithmetic and abort on an
+// assertion; now it is a bad image (skipped in training), and a moderate resize still works.
+START_TEST(test_eval_extreme_aspect) {
+    const float zero[3] = {0, 0, 0}, one[3] = {1, 1, 1};
+    float *x = malloc(sizeof(float) * 3 * 32 * 32);
+    tg_error err = {0};
+    for (int tall = 0; tall < 2; tall++) {
+        tg_image img;
+        ck_assert_int_eq(tg_image_alloc(&img, tall ? 1 : 600000, tall ? 600000 : 1, &err), TG_OK);
+        memset(img.pixels, 200, (size_t)600000 * 3);
+        // 256 * 600000 fits: a constant image stays constant
+        ck_assert_int_eq(tg_transform_eval(x, &img, 256, 32, zero, one, &err), TG_OK);
+        for (int i = 0; i < 3 * 32 * 32; i++)
+            ck_assert_msg(fabsf(x[i] - 200.0f / 255) <= 1.0f / 255 + 1e-6f, "x[%d] = %g", i, x[i]);
+        // 4000 * 600000 does not
+        tg_error_clear(&err);
+        ck_assert_int_eq(tg_transform_eval(x, &img, 4000, 32, zero, one, &err), TG_ERR_FORMAT);
+        ck_assert_msg(strstr(err.msg, "aspect ratio too extreme") != NULL, "%s", err.msg);
+        ck_assert_msg(strstr(err.msg, tall ? "1x600000" : "600000x1") != NULL, "%s", err.msg);
+        tg_image_free(&img);
+    }
+    free(x);
+}
+END_TEST
+
 static Suite *data_suite(void) {
     Suite *s = suite_create("data");
     TCase *tc = tcase_create("data");
@@ -907,6 +933,7 @@ static Suite *data_suite(void) {
     tcase_add_test(tc, test_messages_escape_names);
     tcase_add_test(tc, test_loader_epoch);
     tcase_add_test(tc, test_load_eval_one);
+    tcase_add_test(tc, test_eval_extreme_aspect);
     suite_add_tcase(s, tc);
     return s;
 }

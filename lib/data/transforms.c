@@ -7,6 +7,7 @@
 // vertical pass needs and is rounded to 8 bits in between.
 #include "data/transforms.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,6 +291,17 @@ void tg_image_to_chw(float *out, const tg_image *img, const float mean[3], const
 
 tg_status tg_transform_eval(float *out, const tg_image *img, int resize, int crop,
                             const float mean[3], const float std[3], tg_error *err) {
+    // Resize keeps the aspect ratio, so a long thin image (a 1,000,000 x 1 PNG) with a
+    // large resize has a long side beyond int: refuse it as a bad image (the same cap as
+    // the decoder's per-side cap) instead of overflowing the crop arithmetic.
+    int shrt = img->width <= img->height ? img->width : img->height;
+    int lng = img->width <= img->height ? img->height : img->width;
+    double long_side = (double)resize * (double)lng / (double)shrt;
+    if (long_side > INT_MAX / 4)
+        return tg_error_set(err, TG_ERR_FORMAT,
+                            "%dx%d image: Resize(%d) would make its long side %.0f pixels "
+                            "(aspect ratio too extreme; the limit is %d)",
+                            img->width, img->height, resize, long_side, INT_MAX / 4);
     int rw, rh;
     tg_resize_output_size(img->width, img->height, resize, &rw, &rh);
     tg_crop_box cb = tg_center_crop_box(rw, rh, crop, crop);
