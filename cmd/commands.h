@@ -45,4 +45,10 @@ bool tg_cmd_int_arg(const char *cmd, const char *opt, const char *s, long lo, lo
 // --threads: 0 (every core) to TG_THREADS_MAX.
 bool tg_cmd_threads_arg(const char *cmd, const char *s, int *out);
 
+// cmd/report.c: strings from files made safe to print (control characters and bytes that
+// are not UTF-8 as \xNN, tg_path_escape), malloc'd (NULL: out of memory); and a
+// subcommand's error "tgfinetune CMD: MSG" on stderr with MSG made safe the same way.
+char *tg_cmd_shown(const char *s);
+void tg_cmd_error(const char *cmd, const char *msg);
+
 #endif

@@ -1,6 +1,7 @@
 // convert.c: `tgfinetune convert IN -o OUT`: between PyTorch checkpoints (.pth, zip or
 // legacy) and safetensors. Keys, dtypes, shapes and bytes are kept as they are.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -58,7 +59,7 @@ int tg_cmd_convert(int argc, char **argv) {
     tg_statedict sd;
     tg_error err = {0};
     if (tg_statedict_load(in, &sd, &err) != TG_OK) {
-        fprintf(stderr, "tgfinetune convert: %s\n", err.msg);
+        tg_cmd_error("convert", err.msg);
         tg_statedict_free(&sd);
         return TG_EXIT_FAIL;
     }
@@ -69,14 +70,16 @@ int tg_cmd_convert(int argc, char **argv) {
     // A converter copies bits: NaN and Inf are kept, but said, as they break training.
     for (size_t i = 0; i < sd.n; i++) {
         int64_t bad = tg_sd_entry_nonfinite(&sd.entries[i]);
-        if (bad)
-            fprintf(stderr, "tgfinetune convert: warning: tensor %s: %lld non-finite value%s "
-                    "(NaN or Inf), copied as they are\n", sd.entries[i].name, (long long)bad,
-                    bad == 1 ? "" : "s");
+        if (!bad) continue;
+        char *name = tg_cmd_shown(sd.entries[i].name);  // from the file: made safe to print
+        fprintf(stderr, "tgfinetune convert: warning: tensor %s: %lld non-finite value%s "
+                "(NaN or Inf), copied as they are\n", name ? name : "?", (long long)bad,
+                bad == 1 ? "" : "s");
+        free(name);
     }
     int rc = TG_EXIT_OK;
     if (tg_statedict_save(out, &sd, &err) != TG_OK) {
-        fprintf(stderr, "tgfinetune convert: %s\n", err.msg);
+        tg_cmd_error("convert", err.msg);
         rc = TG_EXIT_FAIL;
     } else {
         printf("%s -> %s: %zu tensors, %lld elements\n", in, out, sd.n,

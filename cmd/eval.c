@@ -32,7 +32,9 @@ static void usage(FILE *f) {
 
 static void on_message(void *user, const char *msg) {
     (void)user;
-    fprintf(stderr, "eval: %s\n", msg);
+    char *s = tg_cmd_shown(msg);  // may name files and folders: made safe to print
+    fprintf(stderr, "eval: %s\n", s ? s : msg);
+    free(s);
 }
 
 static void on_progress(void *user, size_t done, size_t total) {
@@ -167,7 +169,7 @@ int tg_cmd_eval(int argc, char **argv) {
     if (!model) {
         found = tg_cmd_last_model(&err);
         if (!found) {
-            fprintf(stderr, "tgfinetune eval: %s\n", err.msg);
+            tg_cmd_error("eval", err.msg);
             return TG_EXIT_FAIL;
         }
         model = found;
@@ -182,7 +184,7 @@ int tg_cmd_eval(int argc, char **argv) {
     if (tty) fputs("\r\033[K", stderr);
     int rc = TG_EXIT_OK;
     if (st) {
-        fprintf(stderr, "tgfinetune eval: %s\n", err.msg);
+        tg_cmd_error("eval", err.msg);
         rc = TG_EXIT_FAIL;
     } else {
         if (json)

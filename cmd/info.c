@@ -1,7 +1,9 @@
 // info.c: `tgfinetune info FILE`: the tensors (name, dtype, shape), the metadata and the
 // parameter count of a .pth or .safetensors file. A tensor holding NaN or Inf says how many,
-// on its line and in a warning on stderr.
+// on its line and in a warning on stderr. Names and metadata come from the file: they are
+// printed through tg_cmd_shown (control characters and bytes that are not UTF-8 as \xNN).
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -54,19 +56,34 @@ int tg_cmd_info(int argc, char **argv) {
     tg_statedict sd;
     tg_error err = {0};
     if (tg_statedict_load(path, &sd, &err) != TG_OK) {
-        fprintf(stderr, "tgfinetune info: %s\n", err.msg);
+        tg_cmd_error("info", err.msg);
         tg_statedict_free(&sd);
         return TG_EXIT_FAIL;
     }
-    printf("%s: %s\n", path, format_of(path));
+    // every name escaped once, up front (NULL entries: out of memory)
+    char **names = calloc(sd.n ? sd.n : 1, sizeof *names);
+    char *file = tg_cmd_shown(path);
+    int rc = TG_EXIT_OK;
+    for (size_t i = 0; names && i < sd.n; i++)
+        if (!(names[i] = tg_cmd_shown(sd.entries[i].name))) break;
+    if (!names || !file || (sd.n && !names[sd.n - 1])) {
+        tg_cmd_error("info", "out of memory");
+        rc = TG_EXIT_FAIL;
+        goto done;
+    }
+    printf("%s: %s\n", file, format_of(path));
     if (sd.n_meta) {
         printf("metadata:\n");
-        for (size_t i = 0; i < sd.n_meta; i++)
-            printf("  %s: %s\n", sd.meta_keys[i], sd.meta_vals[i]);
+        for (size_t i = 0; i < sd.n_meta; i++) {
+            char *k = tg_cmd_shown(sd.meta_keys[i]), *v = tg_cmd_shown(sd.meta_vals[i]);
+            printf("  %s: %s\n", k ? k : "?", v ? v : "?");
+            free(k);
+            free(v);
+        }
     }
     size_t width = 4;
     for (size_t i = 0; i < sd.n; i++)
-        if (strlen(sd.entries[i].name) > width) width = strlen(sd.entries[i].name);
+        if (strlen(names[i]) > width) width = strlen(names[i]);
     printf("tensors:\n");
     int64_t params = 0, bytes = 0;
     size_t nonfinite_tensors = 0;
@@ -80,11 +97,11 @@ int tg_cmd_info(int argc, char **argv) {
         if (k < (int)sizeof shape) snprintf(shape + k, sizeof shape - (size_t)k, "]");
         int64_t bad = tg_sd_entry_nonfinite(e);
         if (bad) {
-            printf("  %-*s %-4s %-16s %lld non-finite (NaN or Inf)\n", (int)width, e->name,
+            printf("  %-*s %-4s %-16s %lld non-finite (NaN or Inf)\n", (int)width, names[i],
                    tg_dt_name(e->dtype), shape, (long long)bad);
             nonfinite_tensors++;
         } else {
-            printf("  %-*s %-4s %s\n", (int)width, e->name, tg_dt_name(e->dtype), shape);
+            printf("  %-*s %-4s %s\n", (int)width, names[i], tg_dt_name(e->dtype), shape);
         }
         if (!is_buffer(e->name)) params += tg_sd_entry_numel(e);
         bytes += (int64_t)e->nbytes;
@@ -96,8 +113,12 @@ int tg_cmd_info(int argc, char **argv) {
         int64_t bad = tg_sd_entry_nonfinite(&sd.entries[i]);
         if (bad)
             fprintf(stderr, "tgfinetune info: warning: tensor %s: %lld non-finite value%s (NaN "
-                    "or Inf)\n", sd.entries[i].name, (long long)bad, bad == 1 ? "" : "s");
+                    "or Inf)\n", names[i], (long long)bad, bad == 1 ? "" : "s");
     }
+done:
+    for (size_t i = 0; names && i < sd.n; i++) free(names[i]);
+    free(names);
+    free(file);
     tg_statedict_free(&sd);
-    return TG_EXIT_OK;
+    return rc;
 }

@@ -102,14 +102,14 @@ int tg_cmd_predict(int argc, char **argv) {
     if (!model) {
         found = tg_cmd_last_model(&err);
         if (!found) {
-            fprintf(stderr, "tgfinetune predict: %s\n", err.msg);
+            tg_cmd_error("predict", err.msg);
             return TG_EXIT_FAIL;
         }
         model = found;
     }
     tg_predictor p;
     if (tg_predictor_open(&p, model, threads, &err)) {
-        fprintf(stderr, "tgfinetune predict: %s\n", err.msg);
+        tg_cmd_error("predict", err.msg);
         free(found);
         return TG_EXIT_FAIL;
     }
@@ -131,7 +131,7 @@ int tg_cmd_predict(int argc, char **argv) {
     for (int i = optind; i < argc; i++) {
         int n = 0;
         if (tg_predictor_run(&p, argv[i], topk, pred, &n, &err)) {
-            fprintf(stderr, "tgfinetune predict: %s\n", err.msg);
+            tg_cmd_error("predict", err.msg);
             rc = TG_EXIT_FAIL;
             continue;
         }

@@ -61,7 +61,9 @@ static void clear_bar(ui *u) {
 static void on_message(void *user, const char *msg) {
     ui *u = user;
     clear_bar(u);
-    fprintf(stderr, "train: %s\n", msg);
+    char *s = tg_cmd_shown(msg);  // may name files and folders: made safe to print
+    fprintf(stderr, "train: %s\n", s ? s : msg);
+    free(s);
 }
 
 static void fmt_time(double s, char *buf, size_t n) {
@@ -158,7 +160,7 @@ int tg_cmd_train(int argc, char **argv) {
     tg_config cfg;
     tg_error err = {0};
     if (tg_config_load(config, &cfg, &err)) {
-        fprintf(stderr, "tgfinetune train: %s\n", err.msg);
+        tg_cmd_error("train", err.msg);
         return TG_EXIT_USAGE;
     }
 
@@ -184,10 +186,10 @@ int tg_cmd_train(int argc, char **argv) {
     clear_bar(&u);
     int rc = TG_EXIT_OK;
     if (st == TG_ERR_INTERRUPTED) {
-        fprintf(stderr, "tgfinetune train: %s\n", err.msg);
+        tg_cmd_error("train", err.msg);
         rc = g_stop == SIGTERM ? TG_EXIT_SIGTERM : TG_EXIT_SIGINT;
     } else if (st) {
-        fprintf(stderr, "tgfinetune train: %s\n", err.msg);
+        tg_cmd_error("train", err.msg);
         rc = st == TG_ERR_CONFIG ? TG_EXIT_USAGE : TG_EXIT_FAIL;
     } else {
         printf("model: %s/model.safetensors\n", cfg.output);

@@ -67,6 +67,20 @@ grep -q "tensor i" "$w/err" && { echo "FAIL: convert warned about an integer ten
 expect 0 "convert NaN/Inf weights back" "$tg" convert "$w/nan.pth" -o "$w/nan2.safetensors"
 cmp -s <(tail -c 28 "$w/nan.safetensors") <(tail -c 28 "$w/nan2.safetensors") ||
     { echo "FAIL: NaN/Inf weights not copied bit for bit"; fails=$((fails + 1)); }
+# names and metadata come from the file: an ESC (a terminal escape sequence) or a newline
+# in them is printed as \x1b / \x0a, in listings and in error messages alike
+hdr='{"__metadata__":{"note":"line\nforged"},"e\u001b[31mred":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+{ printf "\\x$(printf %02x ${#hdr})\\0\\0\\0\\0\\0\\0\\0%s" "$hdr"; printf '\0\0\x80\x3f'; } > "$w/esc.safetensors"
+expect 0 "info on escape-laden names" "$tg" info "$w/esc.safetensors"
+has "$w/out" 'e\\x1b\[31mred  *F32' "info: ESC in a tensor name escaped"
+has "$w/out" 'note: line\\x0aforged' "info: newline in metadata escaped"
+grep -q $'\x1b' "$w/out" && { echo "FAIL: info printed a raw ESC"; fails=$((fails + 1)); }
+grep -q '^forged' "$w/out" && { echo "FAIL: info printed a forged line"; fails=$((fails + 1)); }
+hdr='{"e\u001b[31mred":{"dtype":"Q8","shape":[1],"data_offsets":[0,4]}}'
+{ printf "\\x$(printf %02x ${#hdr})\\0\\0\\0\\0\\0\\0\\0%s" "$hdr"; printf '\0\0\x80\x3f'; } > "$w/esc2.safetensors"
+expect 1 "bad dtype under an escape-laden name" "$tg" convert "$w/esc2.safetensors" -o "$w/esc2.pth"
+has "$w/err" "tensor 'e\\\\x1b\[31mred': unsupported dtype" "error message: ESC escaped"
+grep -q $'\x1b' "$w/err" && { echo "FAIL: an error message printed a raw ESC"; fails=$((fails + 1)); }
 expect 2 "no arguments" "$tg" convert
 expect 2 "no -o" "$tg" convert "$d/dtypes_zip.pth"
 expect 2 "bad extension" "$tg" convert "$d/dtypes_zip.pth" -o "$w/x.bin"
