@@ -93,6 +93,36 @@ START_TEST(test_meta_errors) {
 }
 END_TEST
 
+// The class list must agree with the head's rows: the model is built from the list before
+// its weights are read, so a huge list in a small file would allocate a huge head first.
+START_TEST(test_meta_classes_match_head) {
+    for (int rows = 2; rows <= 3; rows++) {
+        tg_model_meta m, r;
+        meta_fixture(&m);  // 3 classes
+        tg_statedict sd;
+        tg_statedict_init(&sd);
+        ck_assert_int_eq(tg_model_meta_put(&sd, &m, NULL), TG_OK);
+        float *w = calloc((size_t)rows * 512, sizeof *w);
+        ck_assert_int_eq(tg_statedict_add(&sd, "fc.weight", TG_DT_F32, 2, (int64_t[]){rows, 512}, w, NULL),
+                         TG_OK);
+        tg_error e = {0};
+        tg_status st = tg_model_meta_get(&sd, "m.st", &r, &e);
+        if (rows == 3) {
+            ck_assert_int_eq(st, TG_OK);
+            ck_assert_int_eq(r.num_classes, 3);
+        } else {
+            ck_assert_int_eq(st, TG_ERR_FORMAT);
+            ck_assert_str_eq(e.msg, "m.st: metadata \"classes\" lists 3 names but fc.weight has 2 rows");
+            ck_assert_ptr_null(r.classes);
+        }
+        tg_model_meta_free(&r);
+        tg_model_meta_free(&m);
+        tg_statedict_free(&sd);
+        free(w);
+    }
+}
+END_TEST
+
 START_TEST(test_softmax_topk) {
     const float logits[5] = {1.0f, 3.0f, -2.0f, 3.0f, 0.5f};
     double p[5], sum = 0;
@@ -139,6 +169,7 @@ int main(void) {
     TCase *tc = tcase_create("app");
     tcase_add_test(tc, test_meta_roundtrip);
     tcase_add_test(tc, test_meta_errors);
+    tcase_add_test(tc, test_meta_classes_match_head);
     tcase_add_test(tc, test_softmax_topk);
     tcase_add_test(tc, test_last_run);
     suite_add_tcase(s, tc);

@@ -157,6 +157,16 @@ tg_status tg_model_meta_get(const tg_statedict *sd, const char *path, tg_model_m
         }
     }
     cJSON_Delete(a);
+    // The model is built with one output per name before its weights are read: a short
+    // file must not make it allocate a head for a million names (2 GB) only to fail.
+    const tg_sd_entry *fw = tg_statedict_find(sd, "fc.weight");
+    if (fw && fw->ndim >= 1 && fw->shape[0] != n) {
+        tg_model_meta_free(m);
+        return tg_error_set(err, TG_ERR_FORMAT,
+                            "%s: metadata \"classes\" lists %d names but fc.weight has %lld "
+                            "rows",
+                            path, n, (long long)fw->shape[0]);
+    }
     if ((st = get_int_meta(sd, path, "image_size", 1, 8192, &m->image_size, err)) ||
         (st = get_int_meta(sd, path, "resize", m->image_size, 16384, &m->resize, err)) ||
         (st = get_vec3_meta(sd, path, "mean", false, m->mean, err)) ||
