@@ -597,6 +597,42 @@ START_TEST(test_atomic_failure_keeps_old_file) {
 }
 END_TEST
 
+// The .pth writer has no ZIP64: past 65534 zip entries (a tensor each, plus data.pkl,
+// byteorder and version) it stops with a message naming the file and the way out, and
+// leaves nothing behind. 65535 entries used to be written with the count 0xFFFF, ZIP64's
+// marker, which torch's reader and ours then refuse ("saturated end record").
+START_TEST(test_pth_too_many_entries) {
+    tg_statedict sd;
+    tg_statedict_init(&sd);
+    tg_error err = {0};
+    for (int i = 0; i < 65532; i++) {  // 65535 entries in all
+        char name[32];
+        snprintf(name, sizeof name, "t%d", i);
+        float *v = calloc(1, sizeof *v);
+        ck_assert_int_eq(tg_statedict_append_owned(&sd, strdup(name), TG_DT_F32, 0, NULL, v, 4, &err),
+                         TG_OK);
+    }
+    const char *p = path_in(work_dir, "many.pth");
+    unlink(p);
+    ck_assert_int_eq(tg_statedict_save(p, &sd, &err), TG_ERR_VALUE);
+    ck_assert_msg(strstr(err.msg, "many.pth: more than 65534 zip entries") &&
+                      strstr(err.msg, ".safetensors"),
+                  "%s", err.msg);
+    ck_assert_int_ne(access(p, F_OK), 0);
+    ck_assert_int_eq(count_tmp_files(work_dir, "many.pth"), 0);
+    // one tensor fewer fits, and reads back
+    free(sd.entries[--sd.n].name);
+    free(sd.entries[sd.n].data);
+    ck_assert_msg(tg_statedict_save(p, &sd, &err) == TG_OK, "%s", err.msg);
+    tg_statedict back;
+    load_ok(p, &back);
+    assert_same(&sd, &back);
+    tg_statedict_free(&back);
+    unlink(p);
+    tg_statedict_free(&sd);
+}
+END_TEST
+
 START_TEST(test_atomic_api) {
     const char *p = path_in(work_dir, "atomic_api.txt");
     tg_error err = {0};
@@ -637,6 +673,7 @@ int main(void) {
     tcase_add_test(tc, test_hostile_sanity);
     tcase_add_test(tc, test_pickle_vm_direct);
     tcase_add_test(tc, test_atomic_api);
+    tcase_add_test(tc, test_pth_too_many_entries);
     tcase_add_test(tc, test_atomic_failure_keeps_old_file);
     tcase_add_test(tc, test_torch_reads_ours);
     suite_add_tcase(s, tc);

@@ -290,7 +290,16 @@ void tg_zip_writer_free(tg_zip_writer *w) {
 tg_status tg_zip_writer_add(tg_zip_writer *w, const char *name, const void *data, size_t len,
                             unsigned align, tg_error *err) {
     size_t nl = strlen(name);
-    if (nl > 0xFFFF) return tg_error_set(err, TG_ERR_VALUE, "zip entry name too long");
+    if (nl > 0xFFFF)
+        return tg_error_set(err, TG_ERR_VALUE, "%s: zip entry name of %zu bytes is too long",
+                            w->f->path, nl);
+    // Without ZIP64 the end record counts at most 65534 entries (0xFFFF means "see the
+    // ZIP64 record", which readers, torch's and ours, then require): refuse the next one.
+    if (w->count >= 0xFFFE)
+        return tg_error_set(err, TG_ERR_VALUE,
+                            "%s: more than 65534 zip entries (one per tensor, plus 3): not "
+                            "supported by the .pth writer; write a .safetensors instead",
+                            w->f->path);
     // Without ZIP64 every offset and size must stay below 4 GiB.
     if (w->pos + 30 + nl + 4 + align + len >= 0xFFFFFFFFull)
         return tg_error_set(err, TG_ERR_VALUE,
@@ -299,14 +308,14 @@ tg_status tg_zip_writer_add(tg_zip_writer *w, const char *name, const void *data
     if (w->count == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 64;
         tg_zip_entry *e = realloc(w->entries, cap * sizeof *e);
-        if (!e) return tg_error_set(err, TG_ERR_NOMEM, "out of memory");
+        if (!e) return tg_error_set(err, TG_ERR_NOMEM, "%s: out of memory", w->f->path);
         w->entries = e;
         w->cap = cap;
     }
     tg_zip_entry *e = &w->entries[w->count];
     memset(e, 0, sizeof *e);
     e->name = strdup(name);
-    if (!e->name) return tg_error_set(err, TG_ERR_NOMEM, "out of memory");
+    if (!e->name) return tg_error_set(err, TG_ERR_NOMEM, "%s: out of memory", w->f->path);
     w->count++;
     e->local_offset = w->pos;
     e->csize = e->usize = len;
@@ -333,7 +342,7 @@ tg_status tg_zip_writer_add(tg_zip_writer *w, const char *name, const void *data
     wr16(hdr + 26, (uint16_t)nl);
     wr16(hdr + 28, (uint16_t)xl);
     unsigned char *extra = malloc(xl);
-    if (!extra) return tg_error_set(err, TG_ERR_NOMEM, "out of memory");
+    if (!extra) return tg_error_set(err, TG_ERR_NOMEM, "%s: out of memory", w->f->path);
     memcpy(extra, "FB", 2);
     wr16(extra + 2, (uint16_t)pad);
     memset(extra + 4, 'Z', pad);
@@ -348,7 +357,7 @@ tg_status tg_zip_writer_add(tg_zip_writer *w, const char *name, const void *data
 
 tg_status tg_zip_writer_finish(tg_zip_writer *w, tg_error *err) {
     uint64_t cd_start = w->pos;
-    if (w->count > 0xFFFF) return tg_error_set(err, TG_ERR_VALUE, "too many zip entries");
+    TG_ASSERT(w->count < 0xFFFF, "tg_zip_writer_add refuses a 65535th entry");
     for (size_t i = 0; i < w->count; i++) {
         const tg_zip_entry *e = &w->entries[i];
         size_t nl = strlen(e->name);
@@ -369,7 +378,9 @@ tg_status tg_zip_writer_finish(tg_zip_writer *w, tg_error *err) {
         w->pos += 46 + nl;
     }
     if (w->pos >= 0xFFFFFFFFull)
-        return tg_error_set(err, TG_ERR_VALUE, "checkpoint larger than 4 GiB: not supported");
+        return tg_error_set(err, TG_ERR_VALUE,
+                            "%s: checkpoint larger than 4 GiB: not supported by the .pth writer",
+                            w->f->path);
     unsigned char end[22];
     memset(end, 0, sizeof end);
     wr32(end, 0x06054b50);
