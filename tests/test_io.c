@@ -600,7 +600,7 @@ END_TEST
 // The .pth writer has no ZIP64: past 65534 zip entries (a tensor each, plus data.pkl,
 // byteorder and version) it stops with a message naming the file and the way out, and
 // leaves nothing behind. 65535 entries used to be written with the count 0xFFFF, ZIP64's
-// marker, which torch's reader and ours then refuse ("saturated end record").
+// marker, which our own reader then refused ("saturated end record"; torch 1.13 read it).
 START_TEST(test_pth_too_many_entries) {
     tg_statedict sd;
     tg_statedict_init(&sd);

@@ -293,8 +293,9 @@ tg_status tg_zip_writer_add(tg_zip_writer *w, const char *name, const void *data
     if (nl > 0xFFFF)
         return tg_error_set(err, TG_ERR_VALUE, "%s: zip entry name of %zu bytes is too long",
                             w->f->path, nl);
-    // Without ZIP64 the end record counts at most 65534 entries (0xFFFF means "see the
-    // ZIP64 record", which readers, torch's and ours, then require): refuse the next one.
+    // Without ZIP64 the end record counts at most 65534 entries: 0xFFFF means "see the ZIP64
+    // record" (APPNOTE 4.4.1.4), which our reader then requires (torch 1.13 and Python's
+    // zipfile fall back to the 16-bit count): refuse the next one.
     if (w->count >= 0xFFFE)
         return tg_error_set(err, TG_ERR_VALUE,
                             "%s: more than 65534 zip entries (one per tensor, plus 3): not "
