@@ -192,7 +192,9 @@ int tg_cmd_train(int argc, char **argv) {
         tg_cmd_error("train", err.msg);
         rc = st == TG_ERR_CONFIG ? TG_EXIT_USAGE : TG_EXIT_FAIL;
     } else {
-        printf("model: %s/model.safetensors\n", cfg.output);
+        char *out = tg_cmd_shown(cfg.output);
+        printf("model: %s/model.safetensors\n", out ? out : cfg.output);
+        free(out);
     }
     tg_config_free(&cfg);
     return rc;
