@@ -510,6 +510,15 @@ if mkdir -p fullrun && mount -t tmpfs -o size=$(( ($(stat -c %s runs/cut/checkpo
     umount fullrun && MOUNTED=
 fi
 
+# resume on a training folder that lost images: the checkpoint's position (4 or more of 12)
+# is past its 2 images; a config error instead of silently skipping the rest of the epoch
+mkdir -p fewer/cat fewer/dog runs/fewer && cp good/cat/0.png fewer/cat/ && cp good/dog/0.png fewer/dog/
+cp ck_before runs/fewer/checkpoint.safetensors
+EPOCHS=2 BATCH=4 cfg runs/fewer fewer > fewer.json
+expect "--resume on a folder with fewer images than the checkpoint's position: exit 2" 2 \
+    "the training folder changed since the run started" -- "$BIN" train --config fewer.json --resume
+check "  no model.safetensors" test ! -e runs/fewer/model.safetensors
+
 # resume without a checkpoint, from a truncated one, from a file that is not a checkpoint
 cfg runs/none good > none.json
 expect "--resume without a checkpoint: exit 2" 2 "no checkpoint to resume from" -- "$BIN" train --config none.json --resume

@@ -366,6 +366,18 @@ static tg_status load_checkpoint(trainer *t, const tg_folder *train, run_state *
                           path);
         goto done;
     }
+    // A folder that lost images since the run started would put the position past the end:
+    // the rest of the epoch would be skipped without a word.
+    if (rs->position > train->count) {
+        char root[TG_ERR_MSG_MAX / 2];
+        tg_path_escape(train->root, root, sizeof root);
+        st = tg_error_set(err, TG_ERR_CONFIG,
+                          "%s: the checkpoint is at image %zu of epoch %d but %s now has %zu "
+                          "images: the training folder changed since the run started (resume "
+                          "needs the same folders)",
+                          path, rs->position, epoch + 1, root, train->count);
+        goto done;
+    }
     // absent in checkpoints written before one-image batches were left out
     if (!meta_num(&sd, "epoch_dropped", "%zu", 1, &rs->acc.dropped)) rs->acc.dropped = 0;
     spare = strtod(spare_s, NULL);
