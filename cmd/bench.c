@@ -193,7 +193,7 @@ int tg_cmd_bench(int argc, char **argv) {
             qsort(phase[i], (size_t)steps, sizeof *phase[i], cmp_double);
             fprintf(stderr, "  %-13s median %8.2f ms\n", names[i], phase[i][steps / 2]);
         }
-        fprintf(stderr, "  step arena peak %.1f MB, gradient pool %.1f MB\n",
+        fprintf(stderr, "  step arena peak %.1f MB, step pool (gradients, conv scratch) %.1f MB\n",
                 (double)c.arena.peak / 1048576.0, (double)tg_grad_pool_bytes(&c) / 1048576.0);
     }
     rc = TG_EXIT_OK;

@@ -503,7 +503,8 @@ START_TEST(test_frozen_memory) {
     float ref[8];
     memcpy(ref, y_full->data, sizeof ref);
     ck_assert_int_eq(tg_backward(&c, tg_sum(&c, y_full), NULL, false), TG_OK);
-    // step memory = the arena plus the recycled gradient buffers of backward
+    // step memory = the arena plus the step pool (backward's gradients and the conv
+    // scratch, which the frozen model needs as much as the full one)
     size_t full_peak = c.arena.peak + tg_grad_pool_bytes(&c);
     tg_ctx_free(&c);
     tg_ctx_init(&c);
@@ -514,7 +515,7 @@ START_TEST(test_frozen_memory) {
     for (int i = 0; i < 8; i++) ck_assert_float_eq(y->data[i], ref[i]);
     ck_assert_int_eq(tg_backward(&c, tg_sum(&c, y), NULL, false), TG_OK);
     size_t frozen_peak = c.arena.peak + tg_grad_pool_bytes(&c);
-    ck_assert_msg(frozen_peak * 3 < full_peak, "frozen peak %zu, full %zu", frozen_peak,
+    ck_assert_msg(frozen_peak * 2 < full_peak, "frozen peak %zu, full %zu", frozen_peak,
                   full_peak);
     tg_ctx_free(&c);
     tg_tensor_free(x);

@@ -83,7 +83,8 @@ struct tg_node {
 
 // Gradient buffers of non-leaf tensors during backward come from a recycling pool, not
 // the arena: each is handed back as soon as its node's backward has consumed it, so the
-// live gradients are only the frontier of the backward pass. (grad_pool.c)
+// live gradients are only the frontier of the backward pass. The conv kernels' scratch
+// comes from the same pool. (grad_pool.c)
 typedef struct tg_grad_pool tg_grad_pool;
 
 struct tg_ctx {
@@ -175,6 +176,9 @@ float *tg_grad_buf_w(tg_ctx *c, tg_tensor *t, bool *overwrite);
 // leaves), else until tg_grad_pool_put.
 float *tg_grad_pool_get(tg_ctx *c, int64_t n, bool until_reset);
 void tg_grad_pool_put(tg_ctx *c, float *p);
+// Kernel scratch from the same pool: n floats (not zeroed), 64-byte aligned, handed back
+// with tg_grad_pool_put. NULL on out of memory (no error set).
+float *tg_pool_scratch(tg_ctx *c, size_t n);
 void tg_grad_pool_reset(tg_ctx *c);  // every buffer back to the pool
 void tg_grad_pool_free(tg_ctx *c);
 size_t tg_grad_pool_bytes(const tg_ctx *c);  // bytes held (in use or free)

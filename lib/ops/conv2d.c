@@ -334,8 +334,11 @@ static tg_status conv2d_backward(tg_ctx *c, tg_node *n, const float *dout) {
     if ((x->requires_grad && !dx) || (w->requires_grad && !dw)) return tg_ctx_status(c);
     if (dw_new && (s->N == 0 || s->OC == 0))
         memset(dw, 0, (size_t)w->numel * sizeof(float));
-    if (tg_conv2d_backward_kernel_w(dx, dw, !dw_new, dout, x->data, w->data, s->N, s->OC,
-                                    &s->geom) != 0)
+    tg_ops_scratch_bind(c);
+    int rc = tg_conv2d_backward_kernel_w(dx, dw, !dw_new, dout, x->data, w->data, s->N, s->OC,
+                                         &s->geom);
+    tg_ops_scratch_unbind();
+    if (rc != 0)
         return tg_error_set(&c->err, TG_ERR_NOMEM, "conv2d backward: out of memory for columns");
     return TG_OK;
 }
@@ -369,7 +372,10 @@ tg_tensor *tg_conv2d(tg_ctx *c, tg_tensor *x, tg_tensor *w, int stride, int pad)
     tg_tensor *out = tg_op_output(c, &conv2d_op, 4, shape, 2, in, (void **)&s, sizeof *s);
     if (!out) return NULL;
     if (s) *s = (conv2d_saved){g, N, OC};
-    if (N > 0 && OC > 0 && tg_conv2d_forward_kernel(out->data, x->data, w->data, N, OC, &g) != 0) {
+    tg_ops_scratch_bind(c);
+    int rc = N > 0 && OC > 0 ? tg_conv2d_forward_kernel(out->data, x->data, w->data, N, OC, &g) : 0;
+    tg_ops_scratch_unbind();
+    if (rc != 0) {
         tg_error_set(&c->err, TG_ERR_NOMEM, "conv2d: out of memory for the column matrix");
         return NULL;
     }

@@ -2,6 +2,8 @@
 // per-thread scratch buffer. See im2col.h for the column layout.
 #include "im2col.h"
 
+#include "core/tensor.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,7 +94,19 @@ void tg_col2im_add_range(const tg_conv_geom *g, const float *col, int64_t ld, fl
 static _Thread_local float *scratch_buf;
 static _Thread_local size_t scratch_cap;
 
+static _Thread_local tg_ctx *bound_ctx;    // tg_ops_scratch_bind
+static _Thread_local float *bound_buf;     // lent by bound_ctx's pool
+static _Thread_local size_t bound_cap;
+
 float *tg_ops_scratch(size_t floats) {
+    if (bound_ctx) {
+        if (bound_buf && floats <= bound_cap) return bound_buf;
+        tg_grad_pool_put(bound_ctx, bound_buf);
+        bound_cap = 0;
+        bound_buf = tg_pool_scratch(bound_ctx, floats);
+        if (bound_buf) bound_cap = floats;
+        return bound_buf;
+    }
     if (floats <= scratch_cap && scratch_buf) return scratch_buf;
     free(scratch_buf);
     scratch_cap = 0;
@@ -105,4 +119,16 @@ void tg_ops_scratch_free(void) {
     free(scratch_buf);
     scratch_buf = NULL;
     scratch_cap = 0;
+}
+
+void tg_ops_scratch_bind(tg_ctx *c) {
+    TG_ASSERT(!bound_ctx, "tg_ops_scratch_bind twice without tg_ops_scratch_unbind");
+    bound_ctx = c;
+}
+
+void tg_ops_scratch_unbind(void) {
+    if (bound_ctx) tg_grad_pool_put(bound_ctx, bound_buf);
+    bound_ctx = NULL;
+    bound_buf = NULL;
+    bound_cap = 0;
 }

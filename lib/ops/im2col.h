@@ -36,5 +36,11 @@ void tg_col2im_add_range(const tg_conv_geom *g, const float *col, int64_t ld, fl
 float *tg_ops_scratch(size_t floats);
 // Frees the calling thread's scratch buffer (optional; at exit or to trim memory).
 void tg_ops_scratch_free(void);
+// Between these two calls, tg_ops_scratch on the calling thread takes its buffer from the
+// step pool of c (grad_pool.c, shared with backward's gradients) instead of the thread's own
+// buffer; unbind hands it back. The graph ops bind around their kernels.
+typedef struct tg_ctx tg_ctx;
+void tg_ops_scratch_bind(tg_ctx *c);
+void tg_ops_scratch_unbind(void);
 
 #endif
