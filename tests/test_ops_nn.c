@@ -586,6 +586,62 @@ START_TEST(test_relu_inplace) {
 }
 END_TEST
 
+// tg_batchnorm2d_ (BN, + residual, ReLU fused in one pass when no graph is recorded):
+// bitwise the values and running stats of tg_batchnorm2d, tg_add_ and tg_relu_ in turn,
+// in place or into dst, training and eval, with channels of negative weight; with a graph
+// it records those ops and leaves x intact.
+START_TEST(test_bn_fused) {
+    tg_rng r;
+    tg_rng_seed(&r, 12);
+    int64_t xs[4] = {3, 4, 5, 7}, cs[1] = {4};
+    tg_tensor *x0 = randn_t(&r, 4, xs, false), *res = randn_t(&r, 4, xs, false);
+    tg_tensor *w = randn_t(&r, 1, cs, false), *b = randn_t(&r, 1, cs, false);
+    tg_tensor *rm[2], *rv[2], *x[2];
+    for (int k = 0; k < 2; k++) {
+        rm[k] = randn_t(&r, 1, cs, false);
+        rv[k] = tg_tensor_ones(1, cs);
+        x[k] = tg_tensor_zeros(4, xs);
+    }
+    for (int i = 0; i < 4; i++) rm[1]->data[i] = rm[0]->data[i];
+    for (int mode = 0; mode < 16; mode++) {
+        bool training = mode & 1, relu = mode & 2, use_res = mode & 4, use_dst = mode & 8;
+        tg_ctx c;
+        tg_ctx_init(&c);
+        for (int k = 0; k < 2; k++)
+            memcpy(x[k]->data, x0->data, (size_t)x0->numel * sizeof(float));
+        tg_tensor *ref = tg_batchnorm2d(&c, x[0], w, b, rm[0], rv[0], training, 0.1f, 1e-5f);
+        if (use_res) ref = tg_add_(&c, ref, res);
+        if (relu) ref = tg_relu_(&c, ref);
+        tg_tensor *dst = use_dst ? tg_ctx_tensor(&c, 4, xs) : NULL;
+        tg_tensor *y = tg_batchnorm2d_(&c, x[1], w, b, rm[1], rv[1], training, 0.1f, 1e-5f,
+                                       use_res ? res : NULL, relu, dst);
+        ck_assert_ptr_nonnull(ref);
+        ck_assert_ptr_nonnull(y);
+        ck_assert_ptr_eq(y->data, use_dst ? dst->data : x[1]->data);
+        ck_assert_ptr_null(y->grad_fn);
+        ck_assert_msg(memcmp(y->data, ref->data, (size_t)y->numel * sizeof(float)) == 0,
+                      "batchnorm2d_ mode %d differs from the ops one by one", mode);
+        ck_assert(memcmp(rm[0]->data, rm[1]->data, 4 * sizeof(float)) == 0);
+        ck_assert(memcmp(rv[0]->data, rv[1]->data, 4 * sizeof(float)) == 0);
+        tg_ctx_free(&c);
+    }
+    // with a graph: the ops one by one, x intact
+    tg_tensor_set_requires_grad(w, true);
+    tg_ctx c;
+    tg_ctx_init(&c);
+    memcpy(x[1]->data, x0->data, (size_t)x0->numel * sizeof(float));
+    tg_tensor *y = tg_batchnorm2d_(&c, x[1], w, b, NULL, NULL, true, 0.1f, 1e-5f, res, true, NULL);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_str_eq(tg_node_name(y->grad_fn), "ReluBackward0");
+    ck_assert(memcmp(x[1]->data, x0->data, (size_t)x0->numel * sizeof(float)) == 0);
+    tg_ctx_free(&c);
+    for (int k = 0; k < 2; k++) {
+        tg_tensor_free(rm[k]), tg_tensor_free(rv[k]), tg_tensor_free(x[k]);
+    }
+    tg_tensor_free(x0), tg_tensor_free(res), tg_tensor_free(w), tg_tensor_free(b);
+}
+END_TEST
+
 // NaN in a max-pool window: the output is NaN and the gradient goes to the window's last
 // NaN, as PyTorch's indices ([[3, 1], [3, 5]] for this input).
 START_TEST(test_maxpool_nan) {
@@ -669,6 +725,7 @@ int main(void) {
     tcase_add_test(k, test_frozen_inputs);
     tcase_add_test(k, test_bad_inputs);
     tcase_add_test(k, test_relu_inplace);
+    tcase_add_test(k, test_bn_fused);
     tcase_add_test(k, test_maxpool_nan);
     suite_add_tcase(s, k);
     SRunner *sr = srunner_create(s);

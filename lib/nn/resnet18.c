@@ -202,28 +202,36 @@ void tg_resnet18_free(tg_resnet18 *m) {
 
 void tg_resnet18_train(tg_resnet18 *m, bool on) { m->training = on; }
 
-// BatchNorm2d in the model's mode; a BN whose parameters are all frozen runs in eval mode
-// when freeze_bn_stats is on. In training the op updates the running stats; the counter
-// is ours.
-static tg_tensor *bn_forward(tg_ctx *c, tg_resnet18 *m, tg_bn *bn, tg_tensor *x) {
+// BatchNorm2d in the model's mode, then + residual (or NULL) and ReLU if asked, in place
+// over x or into dst (tg_batchnorm2d_: one pass when no graph is recorded); a BN whose
+// parameters are all frozen runs in eval mode when freeze_bn_stats is on. In training the
+// op updates the running stats; the counter is ours.
+static tg_tensor *bn_forward(tg_ctx *c, tg_resnet18 *m, tg_bn *bn, tg_tensor *x,
+                             tg_tensor *residual, bool relu, tg_tensor *dst) {
     bool training = m->training;
     if (training && m->freeze_bn_stats && !bn->weight->requires_grad && !bn->bias->requires_grad)
         training = false;
-    tg_tensor *y = tg_batchnorm2d(c, x, bn->weight, bn->bias, bn->running_mean,
-                                  bn->running_var, training, BN_MOMENTUM, BN_EPS);
+    tg_tensor *y = tg_batchnorm2d_(c, x, bn->weight, bn->bias, bn->running_mean,
+                                   bn->running_var, training, BN_MOMENTUM, BN_EPS, residual, relu,
+                                   dst);
     if (y && training) bn->num_batches_tracked++;
     return y;
 }
 
-static tg_tensor *block_forward(tg_ctx *c, tg_resnet18 *m, tg_basic_block *b, tg_tensor *x) {
-    tg_tensor *out = tg_conv2d(c, x, b->conv1, b->stride, 1);   // (N, out, H/s, W/s)
-    out = tg_relu_(c, bn_forward(c, m, &b->bn1, out));  // in place: BN backward reads its input
+// In place as torchvision's ReLU(inplace=True) and out += identity: BN's backward reads its
+// input, not its output, and the conv outputs have no other reader. dst: NULL, or where a
+// block that records no graph writes its output.
+static tg_tensor *block_forward(tg_ctx *c, tg_resnet18 *m, tg_basic_block *b, tg_tensor *x,
+                                tg_tensor *dst) {
+    tg_tensor *out = tg_conv2d(c, x, b->conv1, b->stride, 1);  // (N, out, H/s, W/s)
+    out = bn_forward(c, m, &b->bn1, out, NULL, true, NULL);
     out = tg_conv2d(c, out, b->conv2, 1, 1);
-    out = bn_forward(c, m, &b->bn2, out);
     tg_tensor *identity = x;
     if (b->has_downsample)
-        identity = bn_forward(c, m, &b->ds_bn, tg_conv2d(c, x, b->ds_conv, b->stride, 0));
-    return tg_relu_(c, tg_add_(c, out, identity));  // in place, as torchvision's out += identity
+        identity = bn_forward(c, m, &b->ds_bn, tg_conv2d(c, x, b->ds_conv, b->stride, 0), NULL,
+                              false, NULL);
+    if (!identity) return NULL;
+    return bn_forward(c, m, &b->bn2, out, identity, true, dst);
 }
 
 static bool bn_trainable(const tg_bn *bn) {
@@ -237,8 +245,10 @@ static bool block_trainable(const tg_basic_block *b) {
 }
 
 // Frozen parts record no graph, so nothing keeps their intermediate tensors alive: the
-// output is copied just above where the part started and the arena is released past it,
-// so a frozen backbone runs in the memory of about two of its activations.
+// output goes to a tensor allocated just above where the part started and the arena is
+// released past it, so a frozen backbone runs in the memory of about two of its
+// activations. A frozen block writes its last pass there (block_forward's dst); the stem's
+// output is copied.
 // dst was allocated just before the mark; the caller releases the arena to the mark after.
 static tg_tensor *compact(tg_tensor *dst, tg_tensor *out) {
     if (!out) return NULL;
@@ -272,7 +282,7 @@ tg_tensor *tg_resnet18_forward(tg_ctx *c, tg_resnet18 *m, tg_tensor *x) {
         mark = tg_arena_get_mark(&c->arena);
     }
     tg_tensor *h = tg_conv2d(c, x, m->conv1, 2, 3);  // (N, 64, H/2, W/2)
-    h = tg_relu_(c, bn_forward(c, m, &m->bn1, h));
+    h = bn_forward(c, m, &m->bn1, h, NULL, true, NULL);
     h = tg_maxpool2d(c, h, 3, 2, 1);                  // (N, 64, H/4, W/4)
     if (stem_frozen) {
         h = compact(dst, h);
@@ -281,14 +291,14 @@ tg_tensor *tg_resnet18_forward(tg_ctx *c, tg_resnet18 *m, tg_tensor *x) {
     for (int i = 0; i < 8 && h; i++) {
         tg_basic_block *b = &m->blocks[i];
         if (grad && (h->requires_grad || block_trainable(b))) {
-            h = block_forward(c, m, b, h);
+            h = block_forward(c, m, b, h, NULL);
             continue;
         }
         int64_t shape[4] = {h->shape[0], b->out_ch, out_side(h->shape[2], 3, b->stride, 1),
                             out_side(h->shape[3], 3, b->stride, 1)};
         if (!(dst = tg_ctx_tensor(c, 4, shape))) return NULL;
         mark = tg_arena_get_mark(&c->arena);
-        h = compact(dst, block_forward(c, m, b, h));
+        h = block_forward(c, m, b, h, dst);
         tg_arena_release(&c->arena, mark);
     }
     h = tg_adaptive_avgpool2d_1x1(c, h);              // (N, 512, 1, 1)

@@ -236,15 +236,16 @@ static const tg_op bn_op = {"NativeBatchNormBackward0", bn_backward};
 
 static bool is_vec(const tg_tensor *t, int64_t C) { return !t || (t->ndim == 1 && t->shape[0] == C); }
 
-tg_tensor *tg_batchnorm2d(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
-                          tg_tensor *running_mean, tg_tensor *running_var, bool training,
-                          float momentum, float eps) {
-    if (!x) return NULL;
+// Checks the arguments, then fills mean and invstd (C,) from the batch (training, updating
+// the running stats) or from the running stats (eval). Shared by both builders.
+static bool bn_prepare(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                       tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                       float momentum, float eps, float **mean_out, float **invstd_out) {
     char sx[TG_SHAPE_STR_MAX];
     if (x->ndim != 4) {
         tg_error_set(&c->err, TG_ERR_SHAPE, "batchnorm2d: input %s is not (N, C, H, W)",
                      tg_shape_str(x, sx, sizeof sx));
-        return NULL;
+        return false;
     }
     const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
     if (!is_vec(weight, C) || !is_vec(bias, C) || !is_vec(running_mean, C) ||
@@ -253,30 +254,26 @@ tg_tensor *tg_batchnorm2d(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor 
                      "batchnorm2d: weight, bias, running_mean and running_var must be (%lld,) "
                      "for input %s",
                      (long long)C, tg_shape_str(x, sx, sizeof sx));
-        return NULL;
+        return false;
     }
     if (!training && (!running_mean || !running_var)) {
         tg_error_set(&c->err, TG_ERR_STATE, "batchnorm2d: eval mode needs running_mean and "
                                             "running_var");
-        return NULL;
+        return false;
     }
     if (training && N * HW <= 1) {
         tg_error_set(&c->err, TG_ERR_VALUE,
                      "batchnorm2d: expected more than 1 value per channel when training, got "
                      "input %s",
                      tg_shape_str(x, sx, sizeof sx));
-        return NULL;
+        return false;
     }
-    tg_tensor *in[3] = {x, weight, bias};
-    bn_saved *s = NULL;
-    tg_tensor *out = tg_op_output(c, &bn_op, 4, x->shape, 3, in, (void **)&s, sizeof *s);
-    if (!out) return NULL;
     float *mean = tg_ctx_alloc(c, (size_t)(C ? C : 1) * sizeof(float));
     float *invstd = tg_ctx_alloc(c, (size_t)(C ? C : 1) * sizeof(float));
-    if (!mean || !invstd) return NULL;
+    if (!mean || !invstd) return false;
     if (training) {
         double *dm = tg_ctx_alloc(c, (size_t)(C ? C : 1) * 2 * sizeof(double));
-        if (!dm) return NULL;
+        if (!dm) return false;
         double *dv = dm + C;
         stats_job sj = {dm, dv, x->data, N, C, HW};
         tg_parallel_for(C, N * HW, stats_task, &sj);
@@ -297,9 +294,101 @@ tg_tensor *tg_batchnorm2d(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor 
             invstd[ch] = (float)(1.0 / sqrt((double)running_var->data[ch] + (double)eps));
         }
     }
+    *mean_out = mean;
+    *invstd_out = invstd;
+    return true;
+}
+
+tg_tensor *tg_batchnorm2d(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                          tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                          float momentum, float eps) {
+    if (!x) return NULL;
+    // checked before the output is allocated, so a bad call records nothing
+    float *mean, *invstd;
+    if (!bn_prepare(c, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                    &mean, &invstd))
+        return NULL;
+    const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
+    tg_tensor *in[3] = {x, weight, bias};
+    bn_saved *s = NULL;
+    tg_tensor *out = tg_op_output(c, &bn_op, 4, x->shape, 3, in, (void **)&s, sizeof *s);
+    if (!out) return NULL;
     apply_job aj = {out->data, x->data, mean, invstd, weight ? weight->data : NULL,
                     bias ? bias->data : NULL, N, C, HW};
     tg_parallel_for(C, N * HW, apply_task, &aj);
     if (s) *s = (bn_saved){N, C, HW, training, mean, invstd};
+    return out;
+}
+
+// ---- fused, without a graph ----
+// out = relu(bn(x) + residual) in one pass (residual and relu optional; out may be x), the
+// same float operations in the same order as tg_batchnorm2d, tg_add_ and tg_relu_ one
+// after the other, so the results are bitwise equal.
+typedef struct {
+    float *out;
+    const float *x, *res, *mean, *invstd, *weight, *bias;
+    bool relu;
+    int64_t N, C, HW;
+} fused_job;
+
+static inline float relu_f(float v) { return v <= 0.0f ? 0.0f : v; }  // NaN passes
+
+static void fused_task(void *arg, int64_t c0, int64_t c1) {
+    const fused_job *j = arg;
+    const int64_t C = j->C, HW = j->HW;
+    for (int64_t ch = c0; ch < c1; ch++) {
+        const float a = j->invstd[ch] * (j->weight ? j->weight[ch] : 1.0f);
+        const float b = (j->bias ? j->bias[ch] : 0.0f) - j->mean[ch] * a;
+        for (int64_t n = 0; n < j->N; n++) {
+            const float *p = j->x + (n * C + ch) * HW;
+            const float *r = j->res ? j->res + (n * C + ch) * HW : NULL;
+            float *q = j->out + (n * C + ch) * HW;
+            if (r && j->relu)
+                for (int64_t i = 0; i < HW; i++) q[i] = relu_f((p[i] * a + b) + r[i]);
+            else if (r)
+                for (int64_t i = 0; i < HW; i++) q[i] = (p[i] * a + b) + r[i];
+            else if (j->relu)
+                for (int64_t i = 0; i < HW; i++) q[i] = relu_f(p[i] * a + b);
+            else
+                for (int64_t i = 0; i < HW; i++) q[i] = p[i] * a + b;
+        }
+    }
+}
+
+tg_tensor *tg_batchnorm2d_(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                           tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                           float momentum, float eps, tg_tensor *residual, bool relu,
+                           tg_tensor *dst) {
+    if (!x || (residual && !residual->data)) return NULL;
+    bool record = tg_grad_enabled(c) &&
+                  (x->requires_grad || (weight && weight->requires_grad) ||
+                   (bias && bias->requires_grad) || (residual && residual->requires_grad));
+    TG_ASSERT(!record || !dst, "batchnorm2d_: dst is only for a call that records no graph "
+                               "(pass NULL to compute in place)");
+    if (record) {  // the graph needs BN's input and output apart: the ops one by one
+        tg_tensor *y = tg_batchnorm2d(c, x, weight, bias, running_mean, running_var, training,
+                                      momentum, eps);
+        if (residual) y = tg_add_(c, y, residual);
+        return relu ? tg_relu_(c, y) : y;
+    }
+    char sx[TG_SHAPE_STR_MAX], so[TG_SHAPE_STR_MAX];
+    if ((residual && !tg_shape_eq(x, residual)) || (dst && !tg_shape_eq(x, dst))) {
+        tg_error_set(&c->err, TG_ERR_SHAPE,
+                     "batchnorm2d_: residual and dst must have the input's shape %s, got %s",
+                     tg_shape_str(x, sx, sizeof sx),
+                     tg_shape_str(residual && !tg_shape_eq(x, residual) ? residual : dst, so,
+                                  sizeof so));
+        return NULL;
+    }
+    float *mean, *invstd;
+    if (!bn_prepare(c, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                    &mean, &invstd))
+        return NULL;
+    tg_tensor *out = dst ? dst : tg_ctx_wrap(c, x->ndim, x->shape, x->data);
+    if (!out) return NULL;
+    const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
+    fused_job j = {out->data, x->data, residual ? residual->data : NULL, mean, invstd,
+                   weight ? weight->data : NULL, bias ? bias->data : NULL, relu, N, C, HW};
+    tg_parallel_for(C, N * HW, fused_task, &j);
     return out;
 }

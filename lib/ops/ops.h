@@ -76,5 +76,14 @@ tg_tensor *tg_relu_(tg_ctx *c, tg_tensor *x);
 // add.c: in-place a += b (torchvision's `out += identity`), b broadcast to a's shape; same
 // rules as tg_relu_ for a.                                               AddBackward0
 tg_tensor *tg_add_(tg_ctx *c, tg_tensor *a, tg_tensor *b);
+// batchnorm2d.c: x = relu(batchnorm2d(x) + residual) in place, residual (x's shape) or NULL,
+// relu optional, the same numbers as tg_batchnorm2d, tg_add_ and tg_relu_ in turn. When no
+// graph is recorded (grad off, or none of x, weight, bias, residual requires grad) it is one
+// pass over x instead of three, written to dst (x's shape) instead if dst is not NULL;
+// otherwise it is those ops one by one (x is left intact) and dst must be NULL.
+tg_tensor *tg_batchnorm2d_(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                           tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                           float momentum, float eps, tg_tensor *residual, bool relu,
+                           tg_tensor *dst);
 
 #endif
