@@ -642,6 +642,42 @@ START_TEST(test_bn_fused) {
 }
 END_TEST
 
+// tg_batchnorm2d_relu_maxpool (ResNet's stem without a graph): bitwise tg_batchnorm2d,
+// tg_relu_ and tg_maxpool2d in turn, pooled first (no negative weight) or not (one),
+// training and eval, into dst or not, on odd sides.
+START_TEST(test_bn_relu_maxpool) {
+    tg_rng r;
+    tg_rng_seed(&r, 13);
+    int64_t xs[4] = {2, 5, 9, 8}, cs[1] = {5}, os[4] = {2, 5, 5, 4};
+    tg_tensor *x0 = randn_t(&r, 4, xs, false), *w = randn_t(&r, 1, cs, false);
+    tg_tensor *b = randn_t(&r, 1, cs, false), *rm = tg_tensor_zeros(1, cs);
+    tg_tensor *rv = tg_tensor_ones(1, cs), *x = tg_tensor_zeros(4, xs);
+    for (int mode = 0; mode < 8; mode++) {
+        bool training = mode & 1, negative = mode & 2, use_dst = mode & 4;
+        for (int k = 0; k < 5; k++) w->data[k] = fabsf(w->data[k]) * (negative && k == 2 ? -1 : 1);
+        tg_ctx c;
+        tg_ctx_init(&c);
+        memcpy(x->data, x0->data, (size_t)x0->numel * sizeof(float));
+        tg_tensor *ref = tg_batchnorm2d(&c, x, w, b, training ? NULL : rm,
+                                        training ? NULL : rv, training, 0.1f, 1e-5f);
+        ref = tg_maxpool2d(&c, tg_relu_(&c, ref), 3, 2, 1);
+        tg_tensor *dst = use_dst ? tg_ctx_tensor(&c, 4, os) : NULL;
+        tg_tensor *y = tg_batchnorm2d_relu_maxpool(&c, x, w, b, training ? NULL : rm,
+                                                   training ? NULL : rv, training, 0.1f, 1e-5f,
+                                                   dst);
+        ck_assert_ptr_nonnull(ref);
+        ck_assert_ptr_nonnull(y);
+        ck_assert(tg_shape_eq(y, ref));
+        if (use_dst) ck_assert_ptr_eq(y->data, dst->data);
+        ck_assert_msg(memcmp(y->data, ref->data, (size_t)y->numel * sizeof(float)) == 0,
+                      "batchnorm2d_relu_maxpool mode %d differs from the ops one by one", mode);
+        tg_ctx_free(&c);
+    }
+    tg_tensor_free(x0), tg_tensor_free(w), tg_tensor_free(b), tg_tensor_free(rm);
+    tg_tensor_free(rv), tg_tensor_free(x);
+}
+END_TEST
+
 // NaN in a max-pool window: the output is NaN and the gradient goes to the window's last
 // NaN, as PyTorch's indices ([[3, 1], [3, 5]] for this input).
 START_TEST(test_maxpool_nan) {
@@ -726,6 +762,7 @@ int main(void) {
     tcase_add_test(k, test_bad_inputs);
     tcase_add_test(k, test_relu_inplace);
     tcase_add_test(k, test_bn_fused);
+    tcase_add_test(k, test_bn_relu_maxpool);
     tcase_add_test(k, test_maxpool_nan);
     suite_add_tcase(s, k);
     SRunner *sr = srunner_create(s);

@@ -202,15 +202,19 @@ void tg_resnet18_free(tg_resnet18 *m) {
 
 void tg_resnet18_train(tg_resnet18 *m, bool on) { m->training = on; }
 
-// BatchNorm2d in the model's mode, then + residual (or NULL) and ReLU if asked, in place
-// over x or into dst (tg_batchnorm2d_: one pass when no graph is recorded); a BN whose
-// parameters are all frozen runs in eval mode when freeze_bn_stats is on. In training the
-// op updates the running stats; the counter is ours.
+// Whether a BN runs in training mode: the model's mode, except that a BN whose parameters
+// are all frozen runs in eval mode when freeze_bn_stats is on.
+static bool bn_training(const tg_resnet18 *m, const tg_bn *bn) {
+    return m->training &&
+           !(m->freeze_bn_stats && !bn->weight->requires_grad && !bn->bias->requires_grad);
+}
+
+// BatchNorm2d in its mode (bn_training), then + residual (or NULL) and ReLU if asked, in
+// place over x or into dst (tg_batchnorm2d_: one pass when no graph is recorded). In
+// training the op updates the running stats; the counter is ours.
 static tg_tensor *bn_forward(tg_ctx *c, tg_resnet18 *m, tg_bn *bn, tg_tensor *x,
                              tg_tensor *residual, bool relu, tg_tensor *dst) {
-    bool training = m->training;
-    if (training && m->freeze_bn_stats && !bn->weight->requires_grad && !bn->bias->requires_grad)
-        training = false;
+    bool training = bn_training(m, bn);
     tg_tensor *y = tg_batchnorm2d_(c, x, bn->weight, bn->bias, bn->running_mean,
                                    bn->running_var, training, BN_MOMENTUM, BN_EPS, residual, relu,
                                    dst);
@@ -244,19 +248,10 @@ static bool block_trainable(const tg_basic_block *b) {
            (b->has_downsample && (b->ds_conv->requires_grad || bn_trainable(&b->ds_bn)));
 }
 
-// Frozen parts record no graph, so nothing keeps their intermediate tensors alive: the
-// output goes to a tensor allocated just above where the part started and the arena is
-// released past it, so a frozen backbone runs in the memory of about two of its
-// activations. A frozen block writes its last pass there (block_forward's dst); the stem's
-// output is copied.
-// dst was allocated just before the mark; the caller releases the arena to the mark after.
-static tg_tensor *compact(tg_tensor *dst, tg_tensor *out) {
-    if (!out) return NULL;
-    TG_ASSERT(out->grad_fn == NULL && tg_shape_eq(dst, out),
-              "resnet18: only a part without a graph can be compacted");
-    memcpy(dst->data, out->data, (size_t)out->numel * sizeof(float));
-    return dst;
-}
+// Frozen parts record no graph, so nothing keeps their intermediate tensors alive: a
+// frozen part writes its last pass into a tensor allocated just above where it started
+// (dst: block_forward's, or the stem's BN + ReLU + max-pool) and the arena is released
+// past it, so a frozen backbone runs in the memory of about two of its activations.
 
 static int64_t out_side(int64_t in, int k, int stride, int pad) {
     return (in + 2 * pad - k) / stride + 1;
@@ -282,11 +277,16 @@ tg_tensor *tg_resnet18_forward(tg_ctx *c, tg_resnet18 *m, tg_tensor *x) {
         mark = tg_arena_get_mark(&c->arena);
     }
     tg_tensor *h = tg_conv2d(c, x, m->conv1, 2, 3);  // (N, 64, H/2, W/2)
-    h = bn_forward(c, m, &m->bn1, h, NULL, true, NULL);
-    h = tg_maxpool2d(c, h, 3, 2, 1);                  // (N, 64, H/4, W/4)
     if (stem_frozen) {
-        h = compact(dst, h);
+        bool training = bn_training(m, &m->bn1);
+        h = tg_batchnorm2d_relu_maxpool(c, h, m->bn1.weight, m->bn1.bias, m->bn1.running_mean,
+                                        m->bn1.running_var, training, BN_MOMENTUM, BN_EPS,
+                                        dst);  // (N, 64, H/4, W/4)
+        if (h && training) m->bn1.num_batches_tracked++;
         tg_arena_release(&c->arena, mark);
+    } else {
+        h = bn_forward(c, m, &m->bn1, h, NULL, true, NULL);
+        h = tg_maxpool2d(c, h, 3, 2, 1);  // (N, 64, H/4, W/4)
     }
     for (int i = 0; i < 8 && h; i++) {
         tg_basic_block *b = &m->blocks[i];

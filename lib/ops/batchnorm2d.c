@@ -392,3 +392,50 @@ tg_tensor *tg_batchnorm2d_(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor
     tg_parallel_for(C, N * HW, fused_task, &j);
     return out;
 }
+
+// ---- ResNet's stem without a graph: max-pool first ----
+// maxpool(relu(x * a + b)) = relu(maxpool(x) * a + b) exactly when a >= 0: rounding is
+// monotonic, so x -> relu(x * a + b) preserves order and the window's maximum maps to the
+// maximum of the mapped window (-inf padding never wins either way; a NaN makes the
+// channel's statistics, so all of its outputs, NaN both ways). a = invstd * weight with
+// invstd > 0, so it holds when no weight is negative; the pooled path then normalises a
+// quarter of the values and writes them straight to dst.
+tg_tensor *tg_batchnorm2d_relu_maxpool(tg_ctx *c, tg_tensor *x, tg_tensor *weight,
+                                       tg_tensor *bias, tg_tensor *running_mean,
+                                       tg_tensor *running_var, bool training, float momentum,
+                                       float eps, tg_tensor *dst) {
+    if (!x) return NULL;
+    bool record = tg_grad_enabled(c) && (x->requires_grad || (weight && weight->requires_grad) ||
+                                         (bias && bias->requires_grad));
+    TG_ASSERT(!record, "batchnorm2d_relu_maxpool: only for a call that records no graph (use "
+                       "tg_batchnorm2d, tg_relu_ and tg_maxpool2d)");
+    float *mean, *invstd;
+    if (!bn_prepare(c, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                    &mean, &invstd))
+        return NULL;
+    const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
+    bool monotone = true;
+    for (int64_t ch = 0; weight && ch < C; ch++)
+        if (!(weight->data[ch] >= 0.0f)) monotone = false;
+    fused_job j = {x->data, x->data, NULL, mean, invstd, weight ? weight->data : NULL,
+                   bias ? bias->data : NULL, true, N, C, HW};
+    if (!monotone) tg_parallel_for(C, N * HW, fused_task, &j);  // in place, then pooled
+    tg_tensor *p = tg_maxpool2d(c, x, 3, 2, 1);
+    if (!p) return NULL;
+    if (dst && !tg_shape_eq(dst, p)) {
+        char sd[TG_SHAPE_STR_MAX], sp[TG_SHAPE_STR_MAX];
+        tg_error_set(&c->err, TG_ERR_SHAPE, "batchnorm2d_relu_maxpool: dst %s is not %s",
+                     tg_shape_str(dst, sd, sizeof sd), tg_shape_str(p, sp, sizeof sp));
+        return NULL;
+    }
+    tg_tensor *out = dst ? dst : p;
+    if (!monotone) {
+        if (dst) memcpy(dst->data, p->data, (size_t)p->numel * sizeof(float));
+        return out;
+    }
+    j.out = out->data;
+    j.x = p->data;
+    j.HW = p->shape[2] * p->shape[3];
+    tg_parallel_for(C, N * j.HW, fused_task, &j);
+    return out;
+}
