@@ -51,16 +51,7 @@ static tg_status add_node_backward(tg_ctx *c, tg_node *n, const float *dout) {
 static const tg_op add_op = {"AddBackward0", add_node_backward};
 
 tg_tensor *tg_add(tg_ctx *c, tg_tensor *a, tg_tensor *b) {
-    if (!a || !b) return NULL;
-    tg_bcast bc;
-    if (!tg_broadcast_init(c, "add", a, b, &bc)) return NULL;
-    tg_tensor *in[2] = {a, b};
-    void *saved;
-    tg_tensor *out = tg_op_output(c, &add_op, bc.ndim, bc.shape, 2, in, &saved, sizeof bc);
-    if (!out) return NULL;
-    if (saved) *(tg_bcast *)saved = bc;
-    add_forward(out->data, a->data, b->data, &bc);
-    return out;
+    return tg_broadcast_op(c, "add", &add_op, a, b, add_forward);
 }
 
 // In place (a += b, as torchvision's `out += identity`): a's buffer becomes the output,

@@ -71,3 +71,17 @@ void tg_broadcast_reduce(const tg_bcast *bc, int which, float *din, const float 
         }
     }
 }
+
+tg_tensor *tg_broadcast_op(tg_ctx *c, const char *name, const tg_op *op, tg_tensor *a,
+                           tg_tensor *b, tg_bcast_forward_fn fwd) {
+    if (!a || !b) return NULL;
+    tg_bcast bc;
+    if (!tg_broadcast_init(c, name, a, b, &bc)) return NULL;
+    tg_tensor *in[2] = {a, b};
+    void *saved;
+    tg_tensor *out = tg_op_output(c, op, bc.ndim, bc.shape, 2, in, &saved, sizeof bc);
+    if (!out) return NULL;
+    if (saved) *(tg_bcast *)saved = bc;
+    fwd(out->data, a->data, b->data, &bc);
+    return out;
+}

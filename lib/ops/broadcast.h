@@ -40,6 +40,17 @@ void tg_broadcast_row(const tg_bcast *bc, int64_t r, int64_t *oa, int64_t *ob);
 void tg_broadcast_reduce(const tg_bcast *bc, int which, float *din, const float *dout,
                          float scale);
 
+// out (bc->numel,) = a op b, a and b broadcast to the output shape
+typedef void (*tg_bcast_forward_fn)(float *out, const float *a, const float *b,
+                                    const tg_bcast *bc);
+
+// The graph builder shared by the broadcasting binary ops (add, sub, mul, div):
+// broadcasts the shapes (an error names `name`), allocates the output, records a node of
+// `op` with the tg_bcast as its saved struct when a or b requires grad, and fills the
+// output with fwd. NULL (error in c) on failure or a NULL input.
+tg_tensor *tg_broadcast_op(tg_ctx *c, const char *name, const tg_op *op, tg_tensor *a,
+                           tg_tensor *b, tg_bcast_forward_fn fwd);
+
 // Gradient buffer of input t in an op's backward (tg_grad_buf): *g is NULL when t needs
 // no gradient. Returns false only when allocating the buffer failed (error set in c).
 static inline bool tg_ops_grad(tg_ctx *c, tg_tensor *t, float **g) {

@@ -74,16 +74,7 @@ static tg_status div_node_backward(tg_ctx *c, tg_node *n, const float *dout) {
 static const tg_op div_op = {"DivBackward0", div_node_backward};
 
 tg_tensor *tg_div(tg_ctx *c, tg_tensor *a, tg_tensor *b) {
-    if (!a || !b) return NULL;
-    tg_bcast bc;
-    if (!tg_broadcast_init(c, "div", a, b, &bc)) return NULL;
-    tg_tensor *in[2] = {a, b};
-    void *saved;
-    tg_tensor *out = tg_op_output(c, &div_op, bc.ndim, bc.shape, 2, in, &saved, sizeof bc);
-    if (!out) return NULL;
-    if (saved) *(tg_bcast *)saved = bc;
-    div_forward(out->data, a->data, b->data, &bc);
-    return out;
+    return tg_broadcast_op(c, "div", &div_op, a, b, div_forward);
 }
 
 // ---- a / s ----

@@ -77,16 +77,7 @@ static tg_status mul_node_backward(tg_ctx *c, tg_node *n, const float *dout) {
 static const tg_op mul_op = {"MulBackward0", mul_node_backward};
 
 tg_tensor *tg_mul(tg_ctx *c, tg_tensor *a, tg_tensor *b) {
-    if (!a || !b) return NULL;
-    tg_bcast bc;
-    if (!tg_broadcast_init(c, "mul", a, b, &bc)) return NULL;
-    tg_tensor *in[2] = {a, b};
-    void *saved;
-    tg_tensor *out = tg_op_output(c, &mul_op, bc.ndim, bc.shape, 2, in, &saved, sizeof bc);
-    if (!out) return NULL;
-    if (saved) *(tg_bcast *)saved = bc;
-    mul_forward(out->data, a->data, b->data, &bc);
-    return out;
+    return tg_broadcast_op(c, "mul", &mul_op, a, b, mul_forward);
 }
 
 // ---- a * s ----

@@ -44,16 +44,7 @@ static tg_status sub_node_backward(tg_ctx *c, tg_node *n, const float *dout) {
 static const tg_op sub_op = {"SubBackward0", sub_node_backward};
 
 tg_tensor *tg_sub(tg_ctx *c, tg_tensor *a, tg_tensor *b) {
-    if (!a || !b) return NULL;
-    tg_bcast bc;
-    if (!tg_broadcast_init(c, "sub", a, b, &bc)) return NULL;
-    tg_tensor *in[2] = {a, b};
-    void *saved;
-    tg_tensor *out = tg_op_output(c, &sub_op, bc.ndim, bc.shape, 2, in, &saved, sizeof bc);
-    if (!out) return NULL;
-    if (saved) *(tg_bcast *)saved = bc;
-    sub_forward(out->data, a->data, b->data, &bc);
-    return out;
+    return tg_broadcast_op(c, "sub", &sub_op, a, b, sub_forward);
 }
 
 // ---- a - s and s - a ----
