@@ -649,9 +649,54 @@ START_TEST(test_atomic_api) {
     ck_assert(!memcmp(b, "old", 3));
     free(b);
     ck_assert_int_eq(count_tmp_files(work_dir, "atomic_api.txt"), 0);
-    struct stat stt;
-    ck_assert_int_eq(stat(p, &stt), 0);
-    ck_assert_int_eq(stt.st_mode & 0777, 0644);
+}
+END_TEST
+
+// Writes p through tg_atomic_* (a .txt) or tg_statedict_save (.safetensors, .pth).
+static void write_for_mode(const char *p, const tg_statedict *sd) {
+    tg_error err = {0};
+    if (strstr(p, ".txt")) {
+        tg_atomic_file f;
+        ck_assert_int_eq(tg_atomic_open(&f, p, &err), TG_OK);
+        ck_assert_int_eq(tg_atomic_write(&f, "x", 1, &err), TG_OK);
+        ck_assert_int_eq(tg_atomic_commit(&f, &err), TG_OK);
+    } else {
+        ck_assert_msg(tg_statedict_save(p, sd, &err) == TG_OK, "%s", err.msg);
+    }
+}
+
+// New files get 0666 & ~umask, as from open(O_CREAT, 0666) (cp, torch.save): umask 077 keeps
+// them private. A replaced file gets the same mode, not the old file's.
+START_TEST(test_atomic_mode_follows_umask) {
+    static const mode_t masks[] = {077, 022, 027, 002, 0};
+    mode_t old = umask(022);
+    tg_statedict sd;
+    tg_statedict_init(&sd);
+    const float v[2] = {1, 2};
+    tg_error err = {0};
+    ck_assert_int_eq(tg_statedict_add(&sd, "w", TG_DT_F32, 1, (int64_t[]){2}, v, &err), TG_OK);
+    const char *names[] = {"mode.txt", "mode.safetensors", "mode.pth"};
+    for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
+        mode_t want = 0666 & ~masks[i];
+        for (int k = 0; k < 3; k++) {
+            const char *p = path_in(work_dir, names[k]);
+            unlink(p);
+            umask(masks[i]);
+            write_for_mode(p, &sd);
+            struct stat stt;
+            ck_assert_int_eq(stat(p, &stt), 0);
+            ck_assert_msg((stt.st_mode & 07777) == want, "%s with umask %03o: mode %03o, want %03o",
+                          names[k], masks[i], stt.st_mode & 07777, want);
+            // replacing a file of another mode: the new file's mode is the umask's
+            ck_assert_int_eq(chmod(p, want == 0600 ? 0640 : 0600), 0);
+            write_for_mode(p, &sd);
+            ck_assert_int_eq(stat(p, &stt), 0);
+            ck_assert_int_eq(stt.st_mode & 07777, want);
+            ck_assert_int_eq(count_tmp_files(work_dir, names[k]), 0);
+        }
+    }
+    umask(old);
+    tg_statedict_free(&sd);
 }
 END_TEST
 
@@ -673,6 +718,7 @@ int main(void) {
     tcase_add_test(tc, test_hostile_sanity);
     tcase_add_test(tc, test_pickle_vm_direct);
     tcase_add_test(tc, test_atomic_api);
+    tcase_add_test(tc, test_atomic_mode_follows_umask);
     tcase_add_test(tc, test_pth_too_many_entries);
     tcase_add_test(tc, test_atomic_failure_keeps_old_file);
     tcase_add_test(tc, test_torch_reads_ours);

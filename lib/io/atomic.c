@@ -1,10 +1,12 @@
 // atomic.c: atomic file replacement (see atomic.h). The sequence is the one SQLite and
 // most careful tools use: temp file in the same directory -> write -> fsync -> close ->
 // rename -> fsync(directory). rename() within one directory is atomic on POSIX.
+// The file gets the mode open(path, O_CREAT, 0666) would give it: 0666 & ~umask.
 #include "atomic.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,38 @@
 #include <unistd.h>
 
 static const char KEPT[] = "the previous file (if any) is left intact and the temporary file removed";
+
+// umask() can only be read by setting it, and it is process-wide: a file created by another
+// thread in between would get the temporary mask. Linux (>= 4.7) shows it in
+// /proc/self/status, read at every call so a umask changed later counts, as with open().
+// Without /proc it is read once, by setting and restoring it.
+static mode_t fallback_mask;
+static pthread_once_t fallback_once = PTHREAD_ONCE_INIT;
+
+static void read_umask_once(void) {
+    fallback_mask = umask(022);
+    umask(fallback_mask);
+}
+
+static mode_t current_umask(void) {
+    char buf[4096];
+    ssize_t n = -1;
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        do n = read(fd, buf, sizeof buf - 1);
+        while (n < 0 && errno == EINTR);
+        close(fd);
+    }
+    if (n > 0) {
+        buf[n] = 0;
+        const char *u = strstr(buf, "\nUmask:");
+        char *end;
+        long m = u ? strtol(u + 8, &end, 8) : -1;
+        if (u && end != u + 8 && m >= 0 && m <= 0777) return (mode_t)m;
+    }
+    pthread_once(&fallback_once, read_umask_once);
+    return fallback_mask;
+}
 
 static void free_names(tg_atomic_file *f) {
     free(f->path);
@@ -43,8 +77,8 @@ tg_status tg_atomic_open(tg_atomic_file *f, const char *path, tg_error *err) {
         return tg_error_set(err, TG_ERR_IO, "%s: cannot create a temporary file beside it: %s",
                             path, strerror(e));
     }
-    // mkstemp makes 0600; a model file is an ordinary readable file.
-    (void)fchmod(f->fd, 0644);
+    // mkstemp makes 0600; the file gets what any tool's new file gets (cp, torch.save)
+    (void)fchmod(f->fd, 0666 & ~current_umask());
     return TG_OK;
 }
 
