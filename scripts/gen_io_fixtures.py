@@ -3,7 +3,7 @@
 
   gen_io_fixtures.py small OUTDIR     small committed fixtures (tests/data/io): every dtype,
                                       views/transposes/shared storages, 0-dim, zip + legacy,
-                                      a deflated re-zip, the hostile corpus
+                                      a deflated re-zip, expanded tensors, the hostile corpus
   gen_io_fixtures.py resnet OUTDIR    resnet18 state_dicts (122 entries, and 102 without
                                       num_batches_tracked like resnet18-f37072fd.pth), zip and
                                       legacy, plus the expected tensors as safetensors
@@ -152,6 +152,19 @@ def tensor_pkl(numel, offset, size, stride, key="0", storage="FloatStorage", ext
             b"\x89ccollections\nOrderedDict\n)RtRu.")
 
 
+def tensors_pkl(tensors):
+    """An OrderedDict of FloatStorage views: (name, numel, offset, size, stride, key) each."""
+    def tup(v):
+        return b"(" + b"".join(b"J" + struct.pack("<i", x) for x in v) + b"t"
+    body = b""
+    for name, numel, offset, size, stride, key in tensors:
+        body += (X(name) + b"ctorch._utils\n_rebuild_tensor_v2\n((" + X("storage") +
+                 b"ctorch\nFloatStorage\n" + X(key) + X("cpu") + b"J" +
+                 struct.pack("<i", numel) + b"tQ" + b"J" + struct.pack("<i", offset) +
+                 tup(size) + tup(stride) + b"\x89ccollections\nOrderedDict\n)RtR")
+    return b"\x80\x02ccollections\nOrderedDict\n)R(" + body + b"u."
+
+
 def hostile(out):
     h = os.path.join(out, "hostile")
     os.makedirs(h, exist_ok=True)
@@ -181,6 +194,15 @@ def hostile(out):
     put("big_endian.pth", zip_bytes([("archive/data.pkl", tensor_pkl(4, 0, [4], [1])),
                                      ("archive/byteorder", b"big"),
                                      ("archive/data/0", f32)]))
+    # views far larger than their storage (stride 0 as expand() makes, overlapping strides):
+    # past the decode budget (lib/io/pth.h) before anything is allocated
+    one = struct.pack("<f", 1)
+    put("expand_huge.pth", pickle_zip(tensor_pkl(1, 0, [10**9], [0]), [("0", one)]))
+    put("expand_many.pth", pickle_zip(tensors_pkl(
+        [(n, 1, 0, [2**25], [0], "0") for n in ("a", "b", "c")]), [("0", one)]))
+    ents = [("archive/data.pkl", tensor_pkl(40000, 0, [20000, 20000], [1, 1])),
+            ("archive/data/0", bytes(160000)), ("archive/version", b"3\n")]
+    put("overlap_huge.pth", zip_bytes(ents, deflate=True))
     good = pickle_zip(tensor_pkl(4, 0, [4], [1]), [("0", f32)], prefix="good")
     put("good_small.pth", good)
     put("truncated.pth", good[:len(good) // 2])
@@ -238,6 +260,11 @@ def small(out):
     torch.save({"epoch": 3, "state_dict": lin.state_dict()}, os.path.join(out, "nested.pth"))
     torch.save(collections.OrderedDict([("weight", lin.weight), ("bias", lin.bias)]),
                os.path.join(out, "parameters.pth"))
+    # expanded tensors as torch.save writes them (stride 0): a modest expansion must load
+    torch.save(collections.OrderedDict([
+        ("zeros", torch.zeros(1).expand(10**6)),
+        ("rows", torch.arange(3.0).view(3, 1).expand(3, 2**20)),
+        ("base", torch.arange(3.0))]), os.path.join(out, "expand.pth"))
     # pickle protocol 4 (FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL)
     torch.save(lin.state_dict(), os.path.join(out, "protocol4.pth"), pickle_protocol=4)
     st_write(os.path.join(out, "linear_expected.safetensors"),

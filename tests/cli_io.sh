@@ -35,6 +35,13 @@ has "$w/err" "metadata" "metadata-dropped note"
 expect 1 "hostile pickle" "$tg" convert "$d/hostile/os_system.pth" -o "$w/x.safetensors"
 has "$w/err" "disallowed global os.system" "hostile message"
 [[ -e $w/x.safetensors ]] && { echo "FAIL: output written for a hostile input"; fails=$((fails + 1)); }
+# a view far larger than its storage (expand's stride 0): a modest one loads, a 4 GB one from
+# a 521-byte file is refused naming the tensor, its shape and strides
+expect 0 "info on torch.save's expanded tensors" "$tg" info "$d/expand.pth"
+has "$w/out" "zeros  *F32  \[1000000\]" "expanded tensor listed"
+expect 1 "a 4 GB expanded view" "$tg" convert "$d/hostile/expand_huge.pth" -o "$w/x.safetensors"
+has "$w/err" "tensor 'w' (shape \[1000000000\], strides \[0\]) decodes to 4000000000 bytes" "expansion message"
+[[ -e $w/x.safetensors ]] && { echo "FAIL: output written for an expanded view"; fails=$((fails + 1)); }
 expect 1 "truncated zip" "$tg" info "$d/hostile/truncated.pth"
 has "$w/err" "incomplete zip" "truncated message"
 expect 1 "missing file" "$tg" info "$w/nope.pth"

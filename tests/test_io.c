@@ -386,6 +386,14 @@ static const struct {
     {"storage_small.pth", "tensor 'w': storage too small"},
     {"view_oob.pth", "tensor 'w': storage too small: offset 2"},
     {"huge_dims.pth", "100 dims, more than the maximum of 8"},
+    {"expand_huge.pth", "tensor 'w' (shape [1000000000], strides [0]) decodes to 4000000000 bytes "
+                        "from a storage record of 4 bytes; the file's tensors would decode to "
+                        "4000000000 bytes, more than the limit of 268435460 for its 4 bytes"},
+    {"expand_many.pth", "tensor 'a' (shape [33554432], strides [0]) decodes to 134217728 bytes "
+                        "from a storage record of 4 bytes; the file's tensors would decode to "
+                        "402653184 bytes, more than the limit of 268435460"},
+    {"overlap_huge.pth", "tensor 'w' (shape [20000, 20000], strides [1, 1]) decodes to "
+                         "1600000000 bytes from a storage record of 160000 bytes"},
     {"missing_record.pth", "storage record 'archive/data/7' is missing"},
     {"not_a_tensor.pth", "entry 'w' is a int, not a tensor"},
     {"no_stop.pth", "no STOP opcode"},
@@ -449,6 +457,31 @@ START_TEST(test_hostile_sanity) {
         tg_statedict_free(&sd);
     }
     free(b);
+}
+END_TEST
+
+// torch.save of expanded tensors (stride 0): a modest expansion (4 MB and 12 MB from a few
+// bytes) is within the decode budget and loads with every element.
+START_TEST(test_expand_loads) {
+    tg_statedict sd;
+    load_ok(path_in(data_dir, "expand.pth"), &sd);
+    ck_assert_uint_eq(sd.n, 3);
+    const tg_sd_entry *z = tg_statedict_find(&sd, "zeros"), *r = tg_statedict_find(&sd, "rows");
+    ck_assert_ptr_nonnull(z);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(z->ndim, 1);
+    ck_assert_int_eq(z->shape[0], 1000000);
+    ck_assert_uint_eq(z->nbytes, 4000000);
+    const float *zf = z->data, *rf = r->data;
+    for (size_t i = 0; i < 1000000; i++) ck_assert_float_eq(zf[i], 0.0f);
+    ck_assert_int_eq(r->ndim, 2);
+    ck_assert_int_eq(r->shape[0], 3);
+    ck_assert_int_eq(r->shape[1], 1 << 20);
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < (1u << 20); j += 4099)
+            ck_assert_float_eq(rf[i * (1u << 20) + j], (float)i);
+    ck_assert_float_eq(rf[3 * (1u << 20) - 1], 2.0f);
+    tg_statedict_free(&sd);
 }
 END_TEST
 
@@ -716,6 +749,7 @@ int main(void) {
     tcase_add_test(tc, test_zip64_end_record);
     tcase_add_loop_test(tc, test_hostile_corpus, 0, (int)(sizeof HOSTILE / sizeof HOSTILE[0]));
     tcase_add_test(tc, test_hostile_sanity);
+    tcase_add_test(tc, test_expand_loads);
     tcase_add_test(tc, test_pickle_vm_direct);
     tcase_add_test(tc, test_atomic_api);
     tcase_add_test(tc, test_atomic_mode_follows_umask);

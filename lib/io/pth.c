@@ -6,6 +6,7 @@
 // torch.save does (stored entries, data aligned to 64 bytes, pickle protocol 2).
 #include "pth.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ typedef struct {
     const unsigned char *data;
     size_t len;
     void *owned;  // inflated copy, freed at the end
+    bool counted; // its bytes are in the decode budget's storage total (check_budget)
 } rec;
 
 typedef struct {
@@ -55,7 +57,7 @@ static void slot_insert(size_t *slots, size_t nslots, const char *key, size_t in
 
 // The first record added under key, or NULL. A hash, not a scan: a checkpoint with tens of
 // thousands of storages looked each one up in every record before it (65,531 took 26 s).
-static const rec *rec_find(const src *s, const char *key) {
+static rec *rec_find(const src *s, const char *key) {
     if (!s->nslots) return NULL;
     for (size_t i = key_hash(key);; i++) {
         size_t k = s->slots[i & (s->nslots - 1)];
@@ -88,15 +90,15 @@ static tg_status rec_add(src *s, const char *key, const unsigned char *data, siz
         s->slots = slots;
         s->nslots = n;
     }
-    s->recs[s->nrecs] = (rec){key, data, len, owned};
+    s->recs[s->nrecs] = (rec){key, data, len, owned, false};
     slot_insert(s->slots, s->nslots, key, s->nrecs);
     s->nrecs++;
     return TG_OK;
 }
 
 // The bytes of storage `key`: a legacy record, or the zip entry <prefix>/data/<key>.
-static tg_status rec_get(src *s, const char *key, const rec **out, tg_error *err) {
-    const rec *found = rec_find(s, key);
+static tg_status rec_get(src *s, const char *key, rec **out, tg_error *err) {
+    rec *found = rec_find(s, key);
     if (found) {
         *out = found;
         return TG_OK;
@@ -122,14 +124,14 @@ static tg_status rec_get(src *s, const char *key, const rec **out, tg_error *err
     return st;
 }
 
-// Copies one tensor out of its storage, contiguous in logical (row-major) order.
-static tg_status materialize(src *s, const char *name, const tg_pk_obj *t, tg_statedict *sd,
-                             tg_error *err) {
+// Checks one tensor against its storage's record: *r is the record, *nbytes the size of the
+// tensor made contiguous.
+static tg_status check_view(src *s, const char *name, const tg_pk_obj *t, rec **r,
+                            uint64_t *nbytes, tg_error *err) {
     const tg_pk_obj *stg = t->u.tensor.storage;
     tg_dt dt = stg->u.storage.dt;
     size_t es = tg_dt_size(dt);
-    const rec *r = NULL;
-    tg_status st = rec_get(s, stg->u.storage.key, &r, err);
+    tg_status st = rec_get(s, stg->u.storage.key, r, err);
     if (st) {
         char old[TG_ERR_MSG_MAX];
         snprintf(old, sizeof old, "%s", err ? err->msg : "");
@@ -137,12 +139,12 @@ static tg_status materialize(src *s, const char *name, const tg_pk_obj *t, tg_st
     }
     uint64_t root_bytes;
     if (__builtin_mul_overflow((uint64_t)stg->u.storage.root_numel, (uint64_t)es, &root_bytes) ||
-        root_bytes > r->len)
+        root_bytes > (*r)->len)
         return tg_error_set(err, TG_ERR_FORMAT,
                             "%s: tensor '%s': storage too small: storage '%s' declares %lld "
                             "elements of %s but its record holds %zu bytes", s->file, name,
                             stg->u.storage.key, (long long)stg->u.storage.root_numel,
-                            tg_dt_name(dt), r->len);
+                            tg_dt_name(dt), (*r)->len);
     int nd = t->u.tensor.ndim;
     const int64_t *size = t->u.tensor.size, *stride = t->u.tensor.stride;
     uint64_t numel = 1, last = (uint64_t)t->u.tensor.offset;
@@ -155,9 +157,8 @@ static tg_status materialize(src *s, const char *name, const tg_pk_obj *t, tg_st
             ovf |= __builtin_add_overflow(last, step, &last);
         }
     }
-    uint64_t nbytes;
-    ovf |= __builtin_mul_overflow(numel, (uint64_t)es, &nbytes);
-    if (ovf || nbytes > SIZE_MAX / 2)
+    ovf |= __builtin_mul_overflow(numel, (uint64_t)es, nbytes);
+    if (ovf || *nbytes > SIZE_MAX / 2)
         return tg_error_set(err, TG_ERR_FORMAT, "%s: tensor '%s': size overflows", s->file, name);
     if (numel > 0 && last >= (uint64_t)stg->u.storage.numel)
         return tg_error_set(err, TG_ERR_FORMAT,
@@ -165,6 +166,21 @@ static tg_status materialize(src *s, const char *name, const tg_pk_obj *t, tg_st
                             "reach element %llu but storage '%s' has %lld elements", s->file,
                             name, (long long)t->u.tensor.offset, (unsigned long long)last,
                             stg->u.storage.key, (long long)stg->u.storage.numel);
+    return TG_OK;
+}
+
+// Copies one tensor out of its storage, contiguous in logical (row-major) order.
+static tg_status materialize(src *s, const char *name, const tg_pk_obj *t, tg_statedict *sd,
+                             tg_error *err) {
+    const tg_pk_obj *stg = t->u.tensor.storage;
+    size_t es = tg_dt_size(stg->u.storage.dt);
+    rec *r = NULL;
+    uint64_t nbytes;
+    tg_status st = check_view(s, name, t, &r, &nbytes, err);
+    if (st) return st;
+    int nd = t->u.tensor.ndim;
+    const int64_t *size = t->u.tensor.size, *stride = t->u.tensor.stride;
+    uint64_t numel = nbytes / es;
     unsigned char *out = malloc(nbytes ? (size_t)nbytes : 1);
     char *nm = strdup(name);
     if (!out || !nm) {
@@ -200,7 +216,8 @@ static tg_status materialize(src *s, const char *name, const tg_pk_obj *t, tg_st
             }
         }
     }
-    return tg_statedict_append_owned(sd, nm, dt, nd, size, out, (size_t)nbytes, err);
+    return tg_statedict_append_owned(sd, nm, stg->u.storage.dt, nd, size, out, (size_t)nbytes,
+                                     err);
 }
 
 typedef struct {
@@ -217,6 +234,61 @@ static int cmp_kv(const void *a, const void *b) {
 static int cmp_pos(const void *a, const void *b) {
     const kv *x = a, *y = b;
     return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static void format_dims(char *buf, size_t n, int nd, const int64_t *v) {
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < nd && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)v[i]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+}
+
+// The decode budget: a view's contiguous copy can be far larger than its storage (a stride of
+// 0, as expand() makes, or strides that overlap), so a tiny file could ask for gigabytes.
+// All tensors together may decode to at most max(2 x S, S + TG_PTH_EXPAND_ALLOWANCE) bytes,
+// S being the bytes of the storage records they use (each record counted once).
+// torch.zeros(1).expand(10**6) (4 MB from 4 bytes) loads; a tensor of shape (10**9,) and
+// stride (0,) is refused before anything is allocated, naming the tensor that expands most.
+static tg_status check_budget(src *s, const kv *items, size_t n, tg_error *err) {
+    uint64_t stored = 0, decoded = 0;
+    size_t worst = 0;
+    int64_t worst_gain = INT64_MIN;
+    uint64_t worst_bytes = 0, worst_rec = 0;
+    for (size_t i = 0; i < n; i++) {
+        rec *r;
+        uint64_t nb;
+        tg_status st = check_view(s, items[i].key->u.str.s, items[i].val, &r, &nb, err);
+        if (st) return st;
+        if (!r->counted) {
+            r->counted = true;
+            stored += r->len;
+        }
+        if (__builtin_add_overflow(decoded, nb, &decoded)) decoded = UINT64_MAX;
+        int64_t gain = (int64_t)nb - (int64_t)r->len;
+        if (gain > worst_gain) {
+            worst_gain = gain;
+            worst = i;
+            worst_bytes = nb;
+            worst_rec = r->len;
+        }
+    }
+    uint64_t limit = stored + (stored > TG_PTH_EXPAND_ALLOWANCE ? stored : TG_PTH_EXPAND_ALLOWANCE);
+    if (decoded <= limit) return TG_OK;
+    const tg_pk_obj *t = items[worst].val;
+    char shape[200], strides[200];
+    format_dims(shape, sizeof shape, t->u.tensor.ndim, t->u.tensor.size);
+    format_dims(strides, sizeof strides, t->u.tensor.ndim, t->u.tensor.stride);
+    return tg_error_set(err, TG_ERR_FORMAT,
+                        "%s: tensor '%.200s' (shape %s, strides %s) decodes to %llu bytes from a "
+                        "storage record of %llu bytes; the file's tensors would decode to %llu "
+                        "bytes, more than the limit of %llu for its %llu bytes of storage (twice "
+                        "that, or %d MiB more, whichever is larger): expanded or overlapping "
+                        "views this large are refused as hostile (save a genuine one with "
+                        ".contiguous() or .clone())",
+                        s->file, items[worst].key->u.str.s, shape, strides,
+                        (unsigned long long)worst_bytes, (unsigned long long)worst_rec, (unsigned long long)decoded,
+                        (unsigned long long)limit, (unsigned long long)stored,
+                        (int)(TG_PTH_EXPAND_ALLOWANCE >> 20));
 }
 
 static int all_tensors(const tg_pk_obj *d) {
@@ -276,6 +348,7 @@ static tg_status convert(src *s, const tg_pk_obj *root, tg_statedict *sd, tg_err
             items[m++] = items[i];
     }
     qsort(items, m, sizeof *items, cmp_pos);
+    if ((st = check_budget(s, items, m, err))) goto done;
     for (size_t i = 0; i < m && !st; i++)
         st = materialize(s, items[i].key->u.str.s, items[i].val, sd, err);
 done:
