@@ -277,17 +277,13 @@ tg_tensor *tg_resnet18_forward(tg_ctx *c, tg_resnet18 *m, tg_tensor *x) {
         mark = tg_arena_get_mark(&c->arena);
     }
     tg_tensor *h = tg_conv2d(c, x, m->conv1, 2, 3);  // (N, 64, H/2, W/2)
-    if (stem_frozen) {
-        bool training = bn_training(m, &m->bn1);
-        h = tg_batchnorm2d_relu_maxpool(c, h, m->bn1.weight, m->bn1.bias, m->bn1.running_mean,
-                                        m->bn1.running_var, training, BN_MOMENTUM, BN_EPS,
-                                        dst);  // (N, 64, H/4, W/4)
-        if (h && training) m->bn1.num_batches_tracked++;
-        tg_arena_release(&c->arena, mark);
-    } else {
-        h = bn_forward(c, m, &m->bn1, h, NULL, true, NULL);
-        h = tg_maxpool2d(c, h, 3, 2, 1);  // (N, 64, H/4, W/4)
-    }
+    // bn1, relu and maxpool as one op: the normalised (N, 64, H/2, W/2) is never kept
+    bool training = bn_training(m, &m->bn1);
+    h = tg_batchnorm2d_relu_maxpool(c, h, m->bn1.weight, m->bn1.bias, m->bn1.running_mean,
+                                    m->bn1.running_var, training, BN_MOMENTUM, BN_EPS,
+                                    dst);  // (N, 64, H/4, W/4)
+    if (h && training) m->bn1.num_batches_tracked++;
+    if (stem_frozen) tg_arena_release(&c->arena, mark);
     for (int i = 0; i < 8 && h; i++) {
         tg_basic_block *b = &m->blocks[i];
         if (grad && (h->requires_grad || block_trainable(b))) {

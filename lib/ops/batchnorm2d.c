@@ -18,6 +18,7 @@
 #define BN_AVX2 1
 #endif
 
+#include "batchnorm2d.h"
 #include "ops.h"
 #include "parallel.h"
 
@@ -103,7 +104,7 @@ static void bn_apply_kernel(float *out, const float *x, const float *mean, const
 }
 
 // dx (N, C, HW) += (or =, if dx_store: then dx may be dout itself), dweight, dbias (C,) += ;
-// any may be NULL. Channels [c0, c1).
+// any may be NULL. Channels [c0, c1). The plane helpers are in batchnorm2d.h.
 static void bn_backward_kernel(float *dx, bool dx_store, float *dweight, float *dbias,
                                const float *dout, const float *x, const float *mean,
                                const float *invstd, const float *weight, bool training,
@@ -111,67 +112,29 @@ static void bn_backward_kernel(float *dx, bool dx_store, float *dweight, float *
     const double M = (double)(N * HW);
     for (int64_t ch = c0; ch < c1; ch++) {
         const float m = mean[ch], is = invstd[ch];
+        const float scale = is * (weight ? weight[ch] : 1.0f);
         if (!training && !dweight && !dbias) {  // eval, frozen affine: dx = dout * invstd * w
-            const float scale = is * (weight ? weight[ch] : 1.0f);
-            for (int64_t n = 0; n < N; n++) {
-                const float *d = dout + (n * C + ch) * HW;
-                float *q = dx + (n * C + ch) * HW;
-                if (dx_store)
-                    for (int64_t i = 0; i < HW; i++) q[i] = d[i] * scale;
-                else
-                    for (int64_t i = 0; i < HW; i++) q[i] += d[i] * scale;
-            }
+            for (int64_t n = 0; n < N; n++)
+                tg_bn_plane_dx_eval(dx + (n * C + ch) * HW, dx_store, dout + (n * C + ch) * HW,
+                                    scale, HW);
             continue;
         }
         double sum_d = 0, sum_dx = 0;  // sum(dout), sum(dout * (x - mean))
-        for (int64_t n = 0; n < N; n++) {
-            const float *d = dout + (n * C + ch) * HW;
-            const float *p = x + (n * C + ch) * HW;
-            float a1[8] = {0}, a2[8] = {0};
-            int64_t i = 0;
-            for (; i + 8 <= HW; i += 8)
-                for (int k = 0; k < 8; k++) {
-                    a1[k] += d[i + k];
-                    a2[k] += d[i + k] * (p[i + k] - m);
-                }
-            for (int k = 0; k < 8; k++) {
-                sum_d += a1[k];
-                sum_dx += a2[k];
-            }
-            for (; i < HW; i++) {
-                sum_d += d[i];
-                sum_dx += (double)d[i] * (p[i] - m);
-            }
-        }
+        for (int64_t n = 0; n < N; n++)
+            tg_bn_plane_sums(dout + (n * C + ch) * HW, x + (n * C + ch) * HW, m, HW, &sum_d,
+                             &sum_dx);
         if (dweight) dweight[ch] += (float)(sum_dx * is);
         if (dbias) dbias[ch] += (float)sum_d;
         if (!dx) continue;
-        const float w = weight ? weight[ch] : 1.0f;
-        if (training) {
-            // dx = (dout - sum_d/M - (x - mean) * invstd^2 * sum_dx / M) * invstd * w
-            const float gm = (float)(sum_d / M);
-            const float proj = (float)((double)is * is * sum_dx / M);
-            const float scale = is * w;
-            for (int64_t n = 0; n < N; n++) {
-                const float *d = dout + (n * C + ch) * HW;
-                const float *p = x + (n * C + ch) * HW;
-                float *q = dx + (n * C + ch) * HW;
-                if (dx_store)
-                    for (int64_t i = 0; i < HW; i++) q[i] = (d[i] - gm - (p[i] - m) * proj) * scale;
-                else
-                    for (int64_t i = 0; i < HW; i++)
-                        q[i] += (d[i] - gm - (p[i] - m) * proj) * scale;
-            }
-        } else {
-            const float scale = is * w;
-            for (int64_t n = 0; n < N; n++) {
-                const float *d = dout + (n * C + ch) * HW;
-                float *q = dx + (n * C + ch) * HW;
-                if (dx_store)
-                    for (int64_t i = 0; i < HW; i++) q[i] = d[i] * scale;
-                else
-                    for (int64_t i = 0; i < HW; i++) q[i] += d[i] * scale;
-            }
+        // training: dx = (dout - sum_d/M - (x - mean) * invstd^2 * sum_dx / M) * invstd * w
+        const float gm = (float)(sum_d / M);
+        const float proj = (float)((double)is * is * sum_dx / M);
+        for (int64_t n = 0; n < N; n++) {
+            const int64_t o = (n * C + ch) * HW;
+            if (training)
+                tg_bn_plane_dx(dx + o, dx_store, dout + o, x + o, m, gm, proj, scale, HW);
+            else
+                tg_bn_plane_dx_eval(dx + o, dx_store, dout + o, scale, HW);
         }
     }
 }
@@ -236,9 +199,8 @@ static const tg_op bn_op = {"NativeBatchNormBackward0", bn_backward};
 
 static bool is_vec(const tg_tensor *t, int64_t C) { return !t || (t->ndim == 1 && t->shape[0] == C); }
 
-// Checks the arguments, then fills mean and invstd (C,) from the batch (training, updating
-// the running stats) or from the running stats (eval). Shared by both builders.
-static bool bn_prepare(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+// Declared in batchnorm2d.h (shared with bn_relu_maxpool.c).
+bool tg_bn_prepare(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
                        tg_tensor *running_mean, tg_tensor *running_var, bool training,
                        float momentum, float eps, float **mean_out, float **invstd_out) {
     char sx[TG_SHAPE_STR_MAX];
@@ -305,7 +267,7 @@ tg_tensor *tg_batchnorm2d(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor 
     if (!x) return NULL;
     // checked before the output is allocated, so a bad call records nothing
     float *mean, *invstd;
-    if (!bn_prepare(c, x, weight, bias, running_mean, running_var, training, momentum, eps,
+    if (!tg_bn_prepare(c, x, weight, bias, running_mean, running_var, training, momentum, eps,
                     &mean, &invstd))
         return NULL;
     const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
@@ -348,7 +310,7 @@ static void fused_task(void *arg, int64_t c0, int64_t c1) {
             else if (r)
                 for (int64_t i = 0; i < HW; i++) q[i] = (p[i] * a + b) + r[i];
             else if (j->relu)
-                for (int64_t i = 0; i < HW; i++) q[i] = relu_f(p[i] * a + b);
+                tg_bn_relu_plane(q, p, a, b, HW);
             else
                 for (int64_t i = 0; i < HW; i++) q[i] = p[i] * a + b;
         }
@@ -381,7 +343,7 @@ tg_tensor *tg_batchnorm2d_(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor
         return NULL;
     }
     float *mean, *invstd;
-    if (!bn_prepare(c, x, weight, bias, running_mean, running_var, training, momentum, eps,
+    if (!tg_bn_prepare(c, x, weight, bias, running_mean, running_var, training, momentum, eps,
                     &mean, &invstd))
         return NULL;
     tg_tensor *out = dst ? dst : tg_ctx_wrap(c, x->ndim, x->shape, x->data);
@@ -393,49 +355,8 @@ tg_tensor *tg_batchnorm2d_(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor
     return out;
 }
 
-// ---- ResNet's stem without a graph: max-pool first ----
-// maxpool(relu(x * a + b)) = relu(maxpool(x) * a + b) exactly when a >= 0: rounding is
-// monotonic, so x -> relu(x * a + b) preserves order and the window's maximum maps to the
-// maximum of the mapped window (-inf padding never wins either way; a NaN makes the
-// channel's statistics, so all of its outputs, NaN both ways). a = invstd * weight with
-// invstd > 0, so it holds when no weight is negative; the pooled path then normalises a
-// quarter of the values and writes them straight to dst.
-tg_tensor *tg_batchnorm2d_relu_maxpool(tg_ctx *c, tg_tensor *x, tg_tensor *weight,
-                                       tg_tensor *bias, tg_tensor *running_mean,
-                                       tg_tensor *running_var, bool training, float momentum,
-                                       float eps, tg_tensor *dst) {
-    if (!x) return NULL;
-    bool record = tg_grad_enabled(c) && (x->requires_grad || (weight && weight->requires_grad) ||
-                                         (bias && bias->requires_grad));
-    TG_ASSERT(!record, "batchnorm2d_relu_maxpool: only for a call that records no graph (use "
-                       "tg_batchnorm2d, tg_relu_ and tg_maxpool2d)");
-    float *mean, *invstd;
-    if (!bn_prepare(c, x, weight, bias, running_mean, running_var, training, momentum, eps,
-                    &mean, &invstd))
-        return NULL;
-    const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
-    bool monotone = true;
-    for (int64_t ch = 0; weight && ch < C; ch++)
-        if (!(weight->data[ch] >= 0.0f)) monotone = false;
-    fused_job j = {x->data, x->data, NULL, mean, invstd, weight ? weight->data : NULL,
-                   bias ? bias->data : NULL, true, N, C, HW};
-    if (!monotone) tg_parallel_for(C, N * HW, fused_task, &j);  // in place, then pooled
-    tg_tensor *p = tg_maxpool2d(c, x, 3, 2, 1);
-    if (!p) return NULL;
-    if (dst && !tg_shape_eq(dst, p)) {
-        char sd[TG_SHAPE_STR_MAX], sp[TG_SHAPE_STR_MAX];
-        tg_error_set(&c->err, TG_ERR_SHAPE, "batchnorm2d_relu_maxpool: dst %s is not %s",
-                     tg_shape_str(dst, sd, sizeof sd), tg_shape_str(p, sp, sizeof sp));
-        return NULL;
-    }
-    tg_tensor *out = dst ? dst : p;
-    if (!monotone) {
-        if (dst) memcpy(dst->data, p->data, (size_t)p->numel * sizeof(float));
-        return out;
-    }
-    j.out = out->data;
-    j.x = p->data;
-    j.HW = p->shape[2] * p->shape[3];
-    tg_parallel_for(C, N * j.HW, fused_task, &j);
-    return out;
+void tg_bn_relu_apply(float *out, const float *x, const float *mean, const float *invstd,
+                      const float *weight, const float *bias, int64_t N, int64_t C, int64_t HW) {
+    fused_job j = {out, x, NULL, mean, invstd, weight, bias, true, N, C, HW};
+    tg_parallel_for(C, N * HW, fused_task, &j);
 }

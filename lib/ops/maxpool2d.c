@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "maxpool2d.h"
 #include "ops.h"
 #include "parallel.h"
 
@@ -54,8 +55,8 @@ static inline void mp_store(uint8_t *pos, int32_t *am, int64_t o, int64_t i, int
 // same row-major order as the generic loop.
 #define MP_BLOCK 256
 
-static void maxpool_3x3s2_plane(const float *x, float *out, uint8_t *pos, int32_t *am,
-                                int64_t H, int64_t W, int64_t OH, int64_t OW) {
+void tg_maxpool_3x3s2_plane(const float *x, float *out, uint8_t *pos, int32_t *am, int64_t H,
+                            int64_t W, int64_t OH, int64_t OW) {
     float best[MP_BLOCK], cand[3][MP_BLOCK];
     int32_t bi[MP_BLOCK], ci[3][MP_BLOCK];
     for (int64_t oh = 0; oh < OH; oh++) {
@@ -104,7 +105,7 @@ static void maxpool_task(void *arg, int64_t p0, int64_t p1) {
         uint8_t *pos = j->pos ? j->pos + pl * OH * OW : NULL;
         int32_t *am = j->argmax ? j->argmax + pl * OH * OW : NULL;
         if (k == 3 && s == 2 && p == 1) {
-            maxpool_3x3s2_plane(x, out, pos, am, H, W, OH, OW);
+            tg_maxpool_3x3s2_plane(x, out, pos, am, H, W, OH, OW);
             continue;
         }
         for (int64_t oh = 0; oh < OH; oh++) {
@@ -141,30 +142,38 @@ static void maxpool_task(void *arg, int64_t p0, int64_t p1) {
     }
 }
 
+void tg_maxpool_scatter_plane(float *dx, const float *dout, const uint8_t *pos, uint8_t mask,
+                              int kernel, int stride, int pad, int64_t W, int64_t OH,
+                              int64_t OW) {
+    int64_t off[256];  // window position -> offset from the window's top-left corner
+    for (int i = 0; i < kernel * kernel; i++) off[i] = (i / kernel) * W + i % kernel;
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const int64_t r0 = (oh * stride - pad) * W - pad;  // window (oh, 0)
+        const uint8_t *ps = pos + oh * OW;
+        const float *d = dout + oh * OW;
+        if (mask) {
+            for (int64_t ow = 0; ow < OW; ow++)
+                if (ps[ow] & mask) dx[r0 + ow * stride + off[ps[ow] & ~mask]] += d[ow];
+        } else {
+            for (int64_t ow = 0; ow < OW; ow++) dx[r0 + ow * stride + off[ps[ow]]] += d[ow];
+        }
+    }
+}
+
 static tg_status maxpool_backward(tg_ctx *c, tg_node *n, const float *dout) {
     const maxpool_saved *s = n->saved;
     tg_tensor *x = n->in[0];
     float *dx = tg_grad_buf(c, x);
     if (!dx) return tg_ctx_status(c);
     const int64_t planes = x->shape[0] * x->shape[1], O = s->OH * s->OW, I = s->H * s->W;
-    int64_t off[256];  // window position -> offset from the window's top-left corner
-    if (s->pos)
-        for (int i = 0; i < s->kernel * s->kernel; i++)
-            off[i] = (i / s->kernel) * s->W + i % s->kernel;
     for (int64_t pl = 0; pl < planes; pl++) {
-        const float *d = dout + pl * O;
-        float *q = dx + pl * I;
-        if (!s->pos) {
-            const int32_t *am = s->argmax + pl * O;
-            for (int64_t i = 0; i < O; i++) q[am[i]] += d[i];
+        if (s->pos) {
+            tg_maxpool_scatter_plane(dx + pl * I, dout + pl * O, s->pos + pl * O, 0, s->kernel,
+                                     s->stride, s->pad, s->W, s->OH, s->OW);
             continue;
         }
-        const uint8_t *ps = s->pos + pl * O;
-        for (int64_t oh = 0; oh < s->OH; oh++) {
-            const int64_t r0 = (oh * s->stride - s->pad) * s->W - s->pad;  // window (oh, 0)
-            for (int64_t ow = 0; ow < s->OW; ow++)
-                q[r0 + ow * s->stride + off[ps[oh * s->OW + ow]]] += d[oh * s->OW + ow];
-        }
+        const int32_t *am = s->argmax + pl * O;
+        for (int64_t i = 0; i < O; i++) dx[pl * I + am[i]] += dout[pl * O + i];
     }
     return TG_OK;
 }

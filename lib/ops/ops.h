@@ -85,10 +85,10 @@ tg_tensor *tg_batchnorm2d_(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor
                            tg_tensor *running_mean, tg_tensor *running_var, bool training,
                            float momentum, float eps, tg_tensor *residual, bool relu,
                            tg_tensor *dst);
-// batchnorm2d.c: tg_maxpool2d(relu(tg_batchnorm2d(x)), 3, 2, 1) as ResNet's stem, only when
-// no graph is recorded (asserted), into dst ((N, C, OH, OW)) if not NULL; the same numbers.
-// When no weight is negative it pools x first and normalises the pooled values (a quarter
-// of them); otherwise it normalises x in place and pools.
+// bn_relu_maxpool.c: tg_maxpool2d(tg_relu_(tg_batchnorm2d(x)), 3, 2, 1) as ResNet's stem in
+// one op, the same numbers and gradients (bitwise) without keeping the normalised
+// activation: plane by plane in cache. Records one node when a graph is recorded; without
+// one it writes into dst ((N, C, OH, OW)) if not NULL.          MaxPool2DWithIndicesBackward0
 tg_tensor *tg_batchnorm2d_relu_maxpool(tg_ctx *c, tg_tensor *x, tg_tensor *weight,
                                        tg_tensor *bias, tg_tensor *running_mean,
                                        tg_tensor *running_var, bool training, float momentum,

@@ -1,0 +1,217 @@
+// test_ops_stem.c: tg_batchnorm2d_relu_maxpool (lib/ops/bn_relu_maxpool.c), ResNet's stem
+// after conv1 as one op, recording a graph: values, running stats and every gradient
+// bitwise equal to tg_batchnorm2d, tg_relu_ and tg_maxpool2d one after the other (ties,
+// zeros from the ReLU, NaN, odd sides, eval, frozen affine, leaf and non-leaf input, a
+// gradient already accumulated); a finite-difference check; the errors.
+#include <check.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "gradcheck.h"
+#include "ops/ops.h"
+
+static tg_tensor *randn_t(tg_rng *r, int ndim, const int64_t *shape, bool rg) {
+    tg_tensor *t = tg_tensor_randn(ndim, shape, r);
+    ck_assert_ptr_nonnull(t);
+    tg_tensor_set_requires_grad(t, rg);
+    return t;
+}
+
+static bool same(const float *a, const float *b, int64_t n) {
+    return memcmp(a, b, (size_t)n * sizeof(float)) == 0;
+}
+
+static const struct {
+    int64_t N, C, H, W;
+} stem_cases[] = {{2, 3, 9, 8}, {2, 2, 7, 5}, {1, 4, 12, 12}, {3, 1, 2, 3}, {2, 2, 1, 1}};
+
+// One run of either path on copies of the same inputs. fused: the op, else the chain.
+// nonleaf: x is xl * 1 (a node), so dx reaches xl through it; else x is the leaf xl.
+typedef struct {
+    tg_tensor *xl, *w, *b, *rm, *rv;
+} stem_in;
+
+static tg_tensor *run(tg_ctx *c, stem_in *in, bool fused, bool training, bool nonleaf,
+                      const float *g) {
+    tg_tensor *x = in->xl;
+    if (nonleaf) x = tg_mul_scalar(c, in->xl, 1.0f);
+    tg_tensor *y;
+    if (fused) {
+        y = tg_batchnorm2d_relu_maxpool(c, x, in->w, in->b, in->rm, in->rv, training, 0.1f, 1e-5f,
+                                        NULL);
+    } else {
+        y = tg_batchnorm2d(c, x, in->w, in->b, in->rm, in->rv, training, 0.1f, 1e-5f);
+        y = tg_maxpool2d(c, tg_relu_(c, y), 3, 2, 1);
+    }
+    ck_assert_msg(y != NULL, "%s", c->err.msg);
+    if (y->requires_grad) ck_assert_int_eq(tg_backward(c, y, g, false), TG_OK);
+    return y;
+}
+
+static tg_tensor *clone(const tg_tensor *t) {
+    tg_tensor *u = tg_tensor_from(t->ndim, t->shape, t->data);
+    ck_assert_ptr_nonnull(u);
+    return u;
+}
+
+static stem_in clone_in(const stem_in *s) {
+    stem_in t = {clone(s->xl), clone(s->w), clone(s->b), clone(s->rm), clone(s->rv)};
+    tg_tensor_set_requires_grad(t.xl, s->xl->requires_grad);
+    tg_tensor_set_requires_grad(t.w, s->w->requires_grad);
+    tg_tensor_set_requires_grad(t.b, s->b->requires_grad);
+    return t;
+}
+
+static void free_in(stem_in *s) {
+    tg_tensor_free(s->xl), tg_tensor_free(s->w), tg_tensor_free(s->b);
+    tg_tensor_free(s->rm), tg_tensor_free(s->rv);
+}
+
+static void check_grad(const tg_tensor *a, const tg_tensor *b, const char *what, int mode) {
+    ck_assert_msg((a->grad == NULL) == (b->grad == NULL), "mode %d: %s grad presence differs",
+                  mode, what);
+    if (a->grad)
+        ck_assert_msg(same(a->grad, b->grad, a->numel), "mode %d: %s grad differs", mode, what);
+}
+
+// mode bits: 1 training, 2 non-leaf x, 4 affine frozen, 8 x frozen, 16 a gradient already
+// in the leaves, 32 coarse values (ties and exact zeros) with a NaN
+START_TEST(test_stem_bitwise) {
+    const int64_t N = stem_cases[_i].N, C = stem_cases[_i].C, H = stem_cases[_i].H,
+                  W = stem_cases[_i].W;
+    for (int mode = 0; mode < 64; mode++) {
+        const bool training = mode & 1, nonleaf = mode & 2, affine_frozen = mode & 4,
+                   x_frozen = mode & 8, preacc = mode & 16, coarse = mode & 32;
+        if (affine_frozen && x_frozen) continue;  // nothing records a graph: the no-grad test
+        if (training && N * H * W <= 1) continue;
+        tg_rng r;
+        tg_rng_seed(&r, 100 + (uint64_t)mode + 1000 * (uint64_t)_i);
+        int64_t xs[4] = {N, C, H, W}, cs[1] = {C};
+        stem_in a = {randn_t(&r, 4, xs, !x_frozen), randn_t(&r, 1, cs, !affine_frozen),
+                     randn_t(&r, 1, cs, !affine_frozen), tg_tensor_rand(1, cs, &r),
+                     tg_tensor_rand(1, cs, &r)};
+        for (int64_t i = 0; i < C; i++) a.rv->data[i] += 0.5f;
+        if (coarse) {
+            for (int64_t i = 0; i < a.xl->numel; i++) a.xl->data[i] = roundf(a.xl->data[i]);
+            if (a.xl->numel > 3) a.xl->data[3] = NAN;  // the first channel of image 0
+            a.w->data[0] = 0.0f;                       // flat channel: every window ties
+        }
+        stem_in b = clone_in(&a);
+        const int64_t on = N * C * ((H - 1) / 2 + 1) * ((W - 1) / 2 + 1);
+        float *g = malloc((size_t)on * sizeof(float));
+        for (int64_t i = 0; i < on; i++) g[i] = (float)tg_rng_normal(&r);
+        if (preacc)
+            for (stem_in *s = &a; s; s = s == &a ? &b : NULL) {
+                tg_tensor *ts[3] = {s->xl, s->w, s->b};
+                for (int k = 0; k < 3; k++) {
+                    if (!ts[k]->requires_grad) continue;
+                    tg_tensor_zero_grad(ts[k]);
+                    tg_ctx tc;
+                    tg_ctx_init(&tc);
+                    (void)tg_grad_buf(&tc, ts[k]);
+                    for (int64_t i = 0; i < ts[k]->numel; i++) ts[k]->grad[i] = 0.25f * (float)i;
+                    tg_ctx_free(&tc);
+                }
+            }
+        tg_ctx ca, cb;
+        tg_ctx_init(&ca);
+        tg_ctx_init(&cb);
+        tg_tensor *yf = run(&ca, &a, true, training, nonleaf, g);
+        tg_tensor *yr = run(&cb, &b, false, training, nonleaf, g);
+        ck_assert(tg_shape_eq(yf, yr));
+        ck_assert_msg(memcmp(yf->data, yr->data, (size_t)yf->numel * sizeof(float)) == 0,
+                      "case %d mode %d: values differ", _i, mode);
+        ck_assert_msg(same(a.rm->data, b.rm->data, C) && same(a.rv->data, b.rv->data, C),
+                      "case %d mode %d: running stats differ", _i, mode);
+        ck_assert_str_eq(tg_node_name(yf->grad_fn), "MaxPool2DWithIndicesBackward0");
+        check_grad(a.xl, b.xl, "x", mode);
+        check_grad(a.w, b.w, "weight", mode);
+        check_grad(a.b, b.b, "bias", mode);
+        if (!x_frozen) ck_assert_ptr_nonnull(a.xl->grad);
+        if (!affine_frozen) ck_assert_ptr_nonnull(a.w->grad);
+        tg_ctx_free(&ca);
+        tg_ctx_free(&cb);
+        free(g);
+        free_in(&a);
+        free_in(&b);
+    }
+}
+END_TEST
+
+typedef struct {
+    tg_tensor *rm, *rv;
+    bool training;
+} stem_ud;
+
+static tg_tensor *gc_stem(tg_ctx *c, tg_tensor **in, void *ud) {
+    stem_ud *u = ud;
+    return tg_batchnorm2d_relu_maxpool(c, in[0], in[1], in[2], u->rm, u->rv, u->training, 0.1f,
+                                       1e-5f, NULL);
+}
+
+START_TEST(test_stem_gradcheck) {
+    tg_rng r;
+    tg_rng_seed(&r, 31 + (uint64_t)_i);
+    int64_t xs[4] = {2, 3, 7, 6}, cs[1] = {3};
+    tg_tensor *in[3] = {randn_t(&r, 4, xs, true), tg_tensor_rand(1, cs, &r),
+                        randn_t(&r, 1, cs, true)};
+    for (int i = 0; i < 3; i++) in[1]->data[i] += 0.5f;
+    tg_tensor_set_requires_grad(in[1], true);
+    stem_ud u = {tg_tensor_zeros(1, cs), tg_tensor_ones(1, cs), _i == 0};
+    double e = tg_gradcheck(gc_stem, in, 3, &u, 1e-3, 1e-3, 1e-2);
+    ck_assert_msg(e <= 1.0, "stem %s: gradcheck error %g", _i == 0 ? "train" : "eval", e);
+    for (int i = 0; i < 3; i++) tg_tensor_free(in[i]);
+    tg_tensor_free(u.rm);
+    tg_tensor_free(u.rv);
+}
+END_TEST
+
+START_TEST(test_stem_errors) {
+    tg_rng r;
+    tg_rng_seed(&r, 5);
+    int64_t xs[4] = {2, 3, 6, 6}, cs[1] = {3}, ds[4] = {2, 3, 4, 3}, ok[4] = {2, 3, 3, 3};
+    tg_tensor *x = randn_t(&r, 4, xs, true), *w = tg_tensor_ones(1, cs), *b = tg_tensor_zeros(1, cs);
+    tg_ctx c;
+    tg_ctx_init(&c);
+    tg_tensor *dst = tg_ctx_tensor(&c, 4, ok);
+    // a graph is recorded (x requires grad): dst is refused
+    ck_assert_ptr_null(tg_batchnorm2d_relu_maxpool(&c, x, w, b, NULL, NULL, true, 0.1f, 1e-5f, dst));
+    ck_assert_msg(strstr(c.err.msg, "only without a graph") != NULL, "%s", c.err.msg);
+    tg_error_clear(&c.err);
+    tg_tensor_set_requires_grad(x, false);
+    tg_tensor *bad = tg_ctx_tensor(&c, 4, ds);
+    ck_assert_ptr_null(tg_batchnorm2d_relu_maxpool(&c, x, w, b, NULL, NULL, true, 0.1f, 1e-5f, bad));
+    ck_assert_msg(strstr(c.err.msg, "dst (2, 3, 4, 3) must be (2, 3, 3, 3)") != NULL, "%s",
+                  c.err.msg);
+    tg_error_clear(&c.err);
+    tg_tensor *y = tg_batchnorm2d_relu_maxpool(&c, x, w, b, NULL, NULL, true, 0.1f, 1e-5f, dst);
+    ck_assert_ptr_eq(y, dst);
+    int64_t s3[3] = {3, 6, 6};
+    tg_tensor *x3 = tg_ctx_tensor(&c, 3, s3);
+    ck_assert_ptr_null(tg_batchnorm2d_relu_maxpool(&c, x3, w, b, NULL, NULL, true, 0.1f, 1e-5f, NULL));
+    ck_assert_msg(strstr(c.err.msg, "input (3, 6, 6) is not (N, C, H, W)") != NULL, "%s",
+                  c.err.msg);
+    tg_ctx_free(&c);
+    tg_tensor_free(x), tg_tensor_free(w), tg_tensor_free(b);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("ops_stem");
+    TCase *t = tcase_create("stem");
+    tcase_add_loop_test(t, test_stem_bitwise, 0, (int)(sizeof stem_cases / sizeof stem_cases[0]));
+    tcase_add_loop_test(t, test_stem_gradcheck, 0, 2);
+    tcase_add_test(t, test_stem_errors);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
