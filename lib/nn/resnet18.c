@@ -228,8 +228,16 @@ static tg_tensor *bn_forward(tg_ctx *c, tg_resnet18 *m, tg_bn *bn, tg_tensor *x,
 static tg_tensor *block_forward(tg_ctx *c, tg_resnet18 *m, tg_basic_block *b, tg_tensor *x,
                                 tg_tensor *dst) {
     tg_tensor *out = tg_conv2d(c, x, b->conv1, b->stride, 1);  // (N, out, H/s, W/s)
-    out = bn_forward(c, m, &b->bn1, out, NULL, true, NULL);
-    out = tg_conv2d(c, out, b->conv2, 1, 1);
+    if (dst) {  // no graph: BN + ReLU in place, then conv2
+        out = bn_forward(c, m, &b->bn1, out, NULL, true, NULL);
+        out = tg_conv2d(c, out, b->conv2, 1, 1);
+    } else {  // bn1, relu and conv2 as one op: relu(bn1(out)) is recomputed, not kept
+        bool training = bn_training(m, &b->bn1);
+        out = tg_bn_relu_conv2d(c, out, b->bn1.weight, b->bn1.bias, b->bn1.running_mean,
+                                b->bn1.running_var, training, BN_MOMENTUM, BN_EPS, b->conv2, 1,
+                                1);
+        if (out && training) b->bn1.num_batches_tracked++;
+    }
     tg_tensor *identity = x;
     if (b->has_downsample)
         identity = bn_forward(c, m, &b->ds_bn, tg_conv2d(c, x, b->ds_conv, b->stride, 0), NULL,

@@ -177,6 +177,14 @@ static void backward_task(void *arg, int64_t c0, int64_t c1) {
                        j->training, j->N, j->C, j->HW, c0, c1);
 }
 
+void tg_bn_backward(float *dx, bool dx_store, float *dweight, float *dbias, const float *dout,
+                    const float *x, const float *mean, const float *invstd, const float *weight,
+                    bool training, int64_t N, int64_t C, int64_t HW) {
+    backward_job j = {dx, dweight, dbias, dx_store, dout, x, mean, invstd, weight, training,
+                      N, C, HW};
+    tg_parallel_for(C, N * HW, backward_task, &j);
+}
+
 // ---- graph op ----
 static tg_status bn_backward(tg_ctx *c, tg_node *n, const float *dout) {
     const bn_saved *s = n->saved;
@@ -189,9 +197,8 @@ static tg_status bn_backward(tg_ctx *c, tg_node *n, const float *dout) {
     if ((x->requires_grad && !dx) || (w && w->requires_grad && !dw) ||
         (b && b->requires_grad && !db))
         return tg_ctx_status(c);
-    backward_job j = {dx, dw, db, dx_store, dout, x->data, s->mean, s->invstd, w ? w->data : NULL,
-                      s->training, s->N, s->C, s->HW};
-    tg_parallel_for(s->C, s->N * s->HW, backward_task, &j);
+    tg_bn_backward(dx, dx_store, dw, db, dout, x->data, s->mean, s->invstd, w ? w->data : NULL,
+                   s->training, s->N, s->C, s->HW);
     return TG_OK;
 }
 

@@ -21,6 +21,12 @@ bool tg_bn_prepare(tg_ctx *c, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
 void tg_bn_relu_apply(float *out, const float *x, const float *mean, const float *invstd,
                       const float *weight, const float *bias, int64_t N, int64_t C, int64_t HW);
 
+// BN's backward over (N, C, HW), split over threads by channel: dx (+=, or = when dx_store:
+// then dx may be dout), dweight and dbias (C,) +=; any may be NULL.
+void tg_bn_backward(float *dx, bool dx_store, float *dweight, float *dbias, const float *dout,
+                    const float *x, const float *mean, const float *invstd, const float *weight,
+                    bool training, int64_t N, int64_t C, int64_t HW);
+
 // One plane of tg_bn_relu_apply: q = relu(p * a + b), NaN passing; q may be p.
 static inline void tg_bn_relu_plane(float *q, const float *p, float a, float b, int64_t HW) {
     for (int64_t i = 0; i < HW; i++) {

@@ -93,5 +93,11 @@ tg_tensor *tg_batchnorm2d_relu_maxpool(tg_ctx *c, tg_tensor *x, tg_tensor *weigh
                                        tg_tensor *bias, tg_tensor *running_mean,
                                        tg_tensor *running_var, bool training, float momentum,
                                        float eps, tg_tensor *dst);
+// bn_relu_conv2d.c: tg_conv2d(tg_relu_(tg_batchnorm2d(x)), w, stride, pad) (a BasicBlock's
+// bn1, relu, conv2) in one op, the same numbers and gradients (bitwise), keeping x but not
+// the normalised activation, which backward recomputes from x.          ConvolutionBackward0
+tg_tensor *tg_bn_relu_conv2d(tg_ctx *c, tg_tensor *x, tg_tensor *bn_weight, tg_tensor *bn_bias,
+                             tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                             float momentum, float eps, tg_tensor *w, int stride, int pad);
 
 #endif

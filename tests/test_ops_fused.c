@@ -1,8 +1,9 @@
-// test_ops_stem.c: tg_batchnorm2d_relu_maxpool (lib/ops/bn_relu_maxpool.c), ResNet's stem
-// after conv1 as one op, recording a graph: values, running stats and every gradient
-// bitwise equal to tg_batchnorm2d, tg_relu_ and tg_maxpool2d one after the other (ties,
+// test_ops_fused.c: the fused ops that keep fewer activations, recording a graph; values,
+// running stats and every gradient bitwise equal to the ops one after the other (ties,
 // zeros from the ReLU, NaN, odd sides, eval, frozen affine, leaf and non-leaf input, a
-// gradient already accumulated); a finite-difference check; the errors.
+// gradient already accumulated), a finite-difference check, the errors:
+// - tg_batchnorm2d_relu_maxpool (bn_relu_maxpool.c): tg_batchnorm2d, tg_relu_, tg_maxpool2d;
+// - tg_bn_relu_conv2d (bn_relu_conv2d.c): tg_batchnorm2d, tg_relu_, tg_conv2d.
 #include <check.h>
 #include <math.h>
 #include <string.h>
@@ -33,12 +34,23 @@ typedef struct {
     tg_tensor *xl, *w, *b, *rm, *rv;
 } stem_in;
 
+typedef struct {
+    tg_tensor *cw;  // the convolution's weight, or NULL: the stem op
+    int stride, pad;
+} conv_spec;
+
 static tg_tensor *run(tg_ctx *c, stem_in *in, bool fused, bool training, bool nonleaf,
-                      const float *g) {
+                      const float *g, const conv_spec *cv) {
     tg_tensor *x = in->xl;
     if (nonleaf) x = tg_mul_scalar(c, in->xl, 1.0f);
     tg_tensor *y;
-    if (fused) {
+    if (cv->cw && fused) {
+        y = tg_bn_relu_conv2d(c, x, in->w, in->b, in->rm, in->rv, training, 0.1f, 1e-5f, cv->cw,
+                              cv->stride, cv->pad);
+    } else if (cv->cw) {
+        y = tg_batchnorm2d(c, x, in->w, in->b, in->rm, in->rv, training, 0.1f, 1e-5f);
+        y = tg_conv2d(c, tg_relu_(c, y), cv->cw, cv->stride, cv->pad);
+    } else if (fused) {
         y = tg_batchnorm2d_relu_maxpool(c, x, in->w, in->b, in->rm, in->rv, training, 0.1f, 1e-5f,
                                         NULL);
     } else {
@@ -76,37 +88,52 @@ static void check_grad(const tg_tensor *a, const tg_tensor *b, const char *what,
         ck_assert_msg(same(a->grad, b->grad, a->numel), "mode %d: %s grad differs", mode, what);
 }
 
-// mode bits: 1 training, 2 non-leaf x, 4 affine frozen, 8 x frozen, 16 a gradient already
-// in the leaves, 32 coarse values (ties and exact zeros) with a NaN
-START_TEST(test_stem_bitwise) {
-    const int64_t N = stem_cases[_i].N, C = stem_cases[_i].C, H = stem_cases[_i].H,
-                  W = stem_cases[_i].W;
-    for (int mode = 0; mode < 64; mode++) {
+// Every mode on one shape; OC > 0: tg_bn_relu_conv2d with a (OC, C, K, K) weight, else the
+// stem op. mode bits: 1 training, 2 non-leaf x, 4 BN affine frozen, 8 x frozen, 16 a
+// gradient already in the leaves, 32 coarse values (ties and exact zeros) with a NaN,
+// 64 the conv weight frozen.
+static void bitwise_modes(int64_t N, int64_t C, int64_t H, int64_t W, int OC, int K, int stride,
+                          int pad, int id) {
+    const int modes = OC > 0 ? 128 : 64;
+    for (int mode = 0; mode < modes; mode++) {
         const bool training = mode & 1, nonleaf = mode & 2, affine_frozen = mode & 4,
-                   x_frozen = mode & 8, preacc = mode & 16, coarse = mode & 32;
-        if (affine_frozen && x_frozen) continue;  // nothing records a graph: the no-grad test
+                   x_frozen = mode & 8, preacc = mode & 16, coarse = mode & 32,
+                   cw_frozen = mode & 64;
+        if (affine_frozen && x_frozen && (OC == 0 || cw_frozen)) continue;  // no graph
         if (training && N * H * W <= 1) continue;
         tg_rng r;
-        tg_rng_seed(&r, 100 + (uint64_t)mode + 1000 * (uint64_t)_i);
-        int64_t xs[4] = {N, C, H, W}, cs[1] = {C};
-        stem_in a = {randn_t(&r, 4, xs, !x_frozen), randn_t(&r, 1, cs, !affine_frozen),
-                     randn_t(&r, 1, cs, !affine_frozen), tg_tensor_rand(1, cs, &r),
-                     tg_tensor_rand(1, cs, &r)};
+        tg_rng_seed(&r, 100 + (uint64_t)mode + 1000 * (uint64_t)id);
+        int64_t xs[4] = {N, C, H, W}, cs[1] = {C}, ws[4] = {OC, C, K, K};
+        stem_in a;
+        a.xl = randn_t(&r, 4, xs, !x_frozen);
+        a.w = randn_t(&r, 1, cs, !affine_frozen);
+        a.b = randn_t(&r, 1, cs, !affine_frozen);
+        a.rm = tg_tensor_rand(1, cs, &r);
+        a.rv = tg_tensor_rand(1, cs, &r);
         for (int64_t i = 0; i < C; i++) a.rv->data[i] += 0.5f;
+        conv_spec ca_spec = {NULL, stride, pad}, cb_spec = {NULL, stride, pad};
+        if (OC > 0) {
+            ca_spec.cw = randn_t(&r, 4, ws, !cw_frozen);
+            cb_spec.cw = clone(ca_spec.cw);
+            tg_tensor_set_requires_grad(cb_spec.cw, !cw_frozen);
+        }
         if (coarse) {
             for (int64_t i = 0; i < a.xl->numel; i++) a.xl->data[i] = roundf(a.xl->data[i]);
             if (a.xl->numel > 3) a.xl->data[3] = NAN;  // the first channel of image 0
             a.w->data[0] = 0.0f;                       // flat channel: every window ties
         }
         stem_in b = clone_in(&a);
-        const int64_t on = N * C * ((H - 1) / 2 + 1) * ((W - 1) / 2 + 1);
+        const int64_t on = OC > 0 ? N * OC * ((H + 2 * pad - K) / stride + 1) *
+                                        ((W + 2 * pad - K) / stride + 1)
+                                  : N * C * ((H - 1) / 2 + 1) * ((W - 1) / 2 + 1);
         float *g = malloc((size_t)on * sizeof(float));
         for (int64_t i = 0; i < on; i++) g[i] = (float)tg_rng_normal(&r);
         if (preacc)
-            for (stem_in *s = &a; s; s = s == &a ? &b : NULL) {
-                tg_tensor *ts[3] = {s->xl, s->w, s->b};
-                for (int k = 0; k < 3; k++) {
-                    if (!ts[k]->requires_grad) continue;
+            for (int side = 0; side < 2; side++) {
+                stem_in *s = side ? &b : &a;
+                tg_tensor *ts[4] = {s->xl, s->w, s->b, side ? cb_spec.cw : ca_spec.cw};
+                for (int k = 0; k < 4; k++) {
+                    if (!ts[k] || !ts[k]->requires_grad) continue;
                     tg_tensor_zero_grad(ts[k]);
                     tg_ctx tc;
                     tg_ctx_init(&tc);
@@ -118,17 +145,22 @@ START_TEST(test_stem_bitwise) {
         tg_ctx ca, cb;
         tg_ctx_init(&ca);
         tg_ctx_init(&cb);
-        tg_tensor *yf = run(&ca, &a, true, training, nonleaf, g);
-        tg_tensor *yr = run(&cb, &b, false, training, nonleaf, g);
+        tg_tensor *yf = run(&ca, &a, true, training, nonleaf, g, &ca_spec);
+        tg_tensor *yr = run(&cb, &b, false, training, nonleaf, g, &cb_spec);
         ck_assert(tg_shape_eq(yf, yr));
         ck_assert_msg(memcmp(yf->data, yr->data, (size_t)yf->numel * sizeof(float)) == 0,
-                      "case %d mode %d: values differ", _i, mode);
+                      "case %d mode %d: values differ", id, mode);
         ck_assert_msg(same(a.rm->data, b.rm->data, C) && same(a.rv->data, b.rv->data, C),
-                      "case %d mode %d: running stats differ", _i, mode);
-        ck_assert_str_eq(tg_node_name(yf->grad_fn), "MaxPool2DWithIndicesBackward0");
+                      "case %d mode %d: running stats differ", id, mode);
+        ck_assert_str_eq(tg_node_name(yf->grad_fn), OC > 0 ? "ConvolutionBackward0"
+                                                           : "MaxPool2DWithIndicesBackward0");
         check_grad(a.xl, b.xl, "x", mode);
         check_grad(a.w, b.w, "weight", mode);
         check_grad(a.b, b.b, "bias", mode);
+        if (OC > 0) {
+            check_grad(ca_spec.cw, cb_spec.cw, "conv weight", mode);
+            if (!cw_frozen) ck_assert_ptr_nonnull(ca_spec.cw->grad);
+        }
         if (!x_frozen) ck_assert_ptr_nonnull(a.xl->grad);
         if (!affine_frozen) ck_assert_ptr_nonnull(a.w->grad);
         tg_ctx_free(&ca);
@@ -136,7 +168,28 @@ START_TEST(test_stem_bitwise) {
         free(g);
         free_in(&a);
         free_in(&b);
+        tg_tensor_free(ca_spec.cw);
+        tg_tensor_free(cb_spec.cw);
     }
+}
+
+START_TEST(test_stem_bitwise) {
+    bitwise_modes(stem_cases[_i].N, stem_cases[_i].C, stem_cases[_i].H, stem_cases[_i].W, 0, 0,
+                  0, 0, _i);
+}
+END_TEST
+
+// 3x3/1 (im2col at 5x7; Winograd from 64 tiles: 2 x 8 x 8 at 16x16), 3x3/2, 1x1/2
+static const struct {
+    int64_t N, C, H, W;
+    int OC, K, stride, pad;
+} conv_cases[] = {{2, 3, 5, 7, 4, 3, 1, 1}, {2, 4, 16, 16, 5, 3, 1, 1}, {2, 3, 9, 8, 4, 3, 2, 1},
+                  {3, 4, 6, 6, 6, 1, 2, 0}, {1, 2, 4, 4, 3, 3, 1, 1}};
+
+START_TEST(test_bn_relu_conv_bitwise) {
+    bitwise_modes(conv_cases[_i].N, conv_cases[_i].C, conv_cases[_i].H, conv_cases[_i].W,
+                  conv_cases[_i].OC, conv_cases[_i].K, conv_cases[_i].stride, conv_cases[_i].pad,
+                  100 + _i);
 }
 END_TEST
 
@@ -168,6 +221,30 @@ START_TEST(test_stem_gradcheck) {
 }
 END_TEST
 
+static tg_tensor *gc_bnconv(tg_ctx *c, tg_tensor **in, void *ud) {
+    stem_ud *u = ud;
+    return tg_bn_relu_conv2d(c, in[0], in[1], in[2], u->rm, u->rv, u->training, 0.1f, 1e-5f,
+                             in[3], 1, 1);
+}
+
+START_TEST(test_bn_relu_conv_gradcheck) {
+    tg_rng r;
+    tg_rng_seed(&r, 41 + (uint64_t)_i);
+    int64_t xs[4] = {2, 3, 5, 4}, cs[1] = {3}, ws[4] = {2, 3, 3, 3};
+    tg_tensor *in[4] = {randn_t(&r, 4, xs, true), tg_tensor_rand(1, cs, &r),
+                        randn_t(&r, 1, cs, true), randn_t(&r, 4, ws, true)};
+    for (int i = 0; i < 3; i++) in[1]->data[i] += 0.5f;
+    tg_tensor_set_requires_grad(in[1], true);
+    stem_ud u = {tg_tensor_zeros(1, cs), tg_tensor_ones(1, cs), _i == 0};
+    double e = tg_gradcheck(gc_bnconv, in, 4, &u, 1e-3, 1e-3, 1e-2);
+    ck_assert_msg(e <= 1.0, "bn_relu_conv2d %s: gradcheck error %g", _i == 0 ? "train" : "eval",
+                  e);
+    for (int i = 0; i < 4; i++) tg_tensor_free(in[i]);
+    tg_tensor_free(u.rm);
+    tg_tensor_free(u.rv);
+}
+END_TEST
+
 START_TEST(test_stem_errors) {
     tg_rng r;
     tg_rng_seed(&r, 5);
@@ -193,16 +270,25 @@ START_TEST(test_stem_errors) {
     ck_assert_ptr_null(tg_batchnorm2d_relu_maxpool(&c, x3, w, b, NULL, NULL, true, 0.1f, 1e-5f, NULL));
     ck_assert_msg(strstr(c.err.msg, "input (3, 6, 6) is not (N, C, H, W)") != NULL, "%s",
                   c.err.msg);
+    int64_t ws[4] = {4, 2, 3, 3};
+    tg_tensor *cw = tg_ctx_tensor(&c, 4, ws);
+    ck_assert_ptr_null(tg_bn_relu_conv2d(&c, x, w, b, NULL, NULL, true, 0.1f, 1e-5f, cw, 1, 1));
+    ck_assert_msg(strstr(c.err.msg, "bn_relu_conv2d: input (2, 3, 6, 6) and weight (4, 2, 3, 3) "
+                                    "do not fit") != NULL,
+                  "%s", c.err.msg);
     tg_ctx_free(&c);
     tg_tensor_free(x), tg_tensor_free(w), tg_tensor_free(b);
 }
 END_TEST
 
 static Suite *suite(void) {
-    Suite *s = suite_create("ops_stem");
+    Suite *s = suite_create("ops_fused");
     TCase *t = tcase_create("stem");
     tcase_add_loop_test(t, test_stem_bitwise, 0, (int)(sizeof stem_cases / sizeof stem_cases[0]));
     tcase_add_loop_test(t, test_stem_gradcheck, 0, 2);
+    tcase_add_loop_test(t, test_bn_relu_conv_bitwise, 0,
+                        (int)(sizeof conv_cases / sizeof conv_cases[0]));
+    tcase_add_loop_test(t, test_bn_relu_conv_gradcheck, 0, 2);
     tcase_add_test(t, test_stem_errors);
     suite_add_tcase(s, t);
     return s;
