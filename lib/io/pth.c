@@ -272,7 +272,8 @@ static tg_status check_budget(src *s, const kv *items, size_t n, tg_error *err) 
             worst_rec = r->len;
         }
     }
-    uint64_t limit = stored + (stored > TG_PTH_EXPAND_ALLOWANCE ? stored : TG_PTH_EXPAND_ALLOWANCE);
+    uint64_t limit =
+        stored + (stored > TG_PTH_EXPAND_ALLOWANCE ? stored : TG_PTH_EXPAND_ALLOWANCE);
     if (decoded <= limit) return TG_OK;
     const tg_pk_obj *t = items[worst].val;
     char shape[200], strides[200];
@@ -286,8 +287,9 @@ static tg_status check_budget(src *s, const kv *items, size_t n, tg_error *err) 
                         "views this large are refused as hostile (save a genuine one with "
                         ".contiguous() or .clone())",
                         s->file, items[worst].key->u.str.s, shape, strides,
-                        (unsigned long long)worst_bytes, (unsigned long long)worst_rec, (unsigned long long)decoded,
-                        (unsigned long long)limit, (unsigned long long)stored,
+                        (unsigned long long)worst_bytes, (unsigned long long)worst_rec,
+                        (unsigned long long)decoded, (unsigned long long)limit,
+                        (unsigned long long)stored,
                         (int)(TG_PTH_EXPAND_ALLOWANCE >> 20));
 }
 
