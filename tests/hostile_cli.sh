@@ -519,6 +519,50 @@ expect "--resume on a folder with fewer images than the checkpoint's position: e
     "the training folder changed since the run started" -- "$BIN" train --config fewer.json --resume
 check "  no model.safetensors" test ! -e runs/fewer/model.safetensors
 
+# the checkpoint records the training file list (class, relative path, size of each image):
+# --resume on a folder whose files changed but whose count did not is refused, naming what
+# differs; a copy of the same files elsewhere (new mtimes) resumes
+EPOCHS=2 BATCH=4 cfg runs/chg changed > chg.json
+resume_on() {  # prepares changed/ from good/ and runs/chg/ from the interrupted checkpoint
+    rm -rf changed runs/chg && cp -r good changed && mkdir -p runs/chg && cp ck_before runs/chg/checkpoint.safetensors
+}
+resume_on && mv changed/cat/0.png changed/cat/0b.png
+expect "--resume after a file was renamed (same count): exit 2" 2 \
+    "files changed since the checkpoint: $W/changed has the same 12 images but their names or sizes differ" \
+    -- "$BIN" train --config chg.json --resume
+check "  says how to proceed" grep -qF "restore them, or start a new run without --resume" err.txt
+check "  no model.safetensors, the checkpoint untouched" \
+    eval 'test ! -e runs/chg/model.safetensors && cmp -s ck_before runs/chg/checkpoint.safetensors'
+resume_on && printf 'x' >> changed/dog/2.png
+expect "--resume after a file's size changed (same names): exit 2" 2 \
+    "files changed since the checkpoint" -- "$BIN" train --config chg.json --resume
+resume_on && cp good/cat/0.png changed/cat/extra.png
+expect "--resume on a folder with one image more: exit 2 naming both counts" 2 \
+    "the run started with 12 training images but $W/changed now has 13: the training folder changed" \
+    -- "$BIN" train --config chg.json --resume
+resume_on && mv changed/dog changed/dogs
+expect "--resume after a class folder was renamed: exit 2" 2 \
+    "resume needs the same class folders (restore them, or start a new run without --resume)" \
+    -- "$BIN" train --config chg.json --resume
+resume_on && sleep 1 && touch changed/cat/*.png
+expect "--resume on a copy of the same files (new mtimes): exit 0" 0 "resuming" -- "$BIN" train --config chg.json --resume
+check "  model.safetensors written" test -s runs/chg/model.safetensors
+# a checkpoint written before the list was recorded: resumed, with a notice
+resume_on && python3 - runs/chg/checkpoint.safetensors <<'EOF2'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+(n,) = struct.unpack("<Q", b[:8])
+h = json.loads(b[8:8 + n])
+del h["__metadata__"]["train_files"]
+hb = json.dumps(h, separators=(",", ":")).encode()
+hb += b" " * (-len(hb) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])
+EOF2
+expect "--resume from a checkpoint without the file list: exit 0" 0 \
+    "records no training file list (written by an older tgfinetune): cannot check that $W/changed is unchanged" \
+    -- "$BIN" train --config chg.json --resume
+check "  and the run ends as the uninterrupted one" cmp -s runs/cut/model.safetensors runs/chg/model.safetensors
+
 # resume without a checkpoint, from a truncated one, from a file that is not a checkpoint
 cfg runs/none good > none.json
 expect "--resume without a checkpoint: exit 2" 2 "no checkpoint to resume from" -- "$BIN" train --config none.json --resume

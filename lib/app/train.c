@@ -66,6 +66,8 @@ typedef struct {
     tg_rng rng;
     char *metrics;  // metrics.jsonl content
     size_t metrics_len;
+    size_t files;       // training images when the run (re)started, and
+    uint64_t files_fp;  // the fingerprint of their list (files_fingerprint)
 } trainer;
 
 static double now_s(void) {
@@ -236,6 +238,43 @@ static tg_status make_sgd(trainer *t) {
     return st;
 }
 
+// ---- the training file list ----
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3u;
+    return h;
+}
+
+static uint64_t fnv1a_u64(uint64_t h, uint64_t v) {
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+    return fnv1a(h, b, 8);
+}
+
+// 64-bit FNV-1a of the class names and of every image's class, path relative to the root
+// and size, in the loader's order: a checkpoint records it so that --resume on a folder whose
+// files were renamed, replaced or swapped (same count) is refused instead of silently
+// training the rest of the run on other data. Modification times are left out: a copy of
+// the folder (cp without -p, rsync) must still resume.
+static uint64_t files_fingerprint(const tg_folder *f) {
+    uint64_t h = 0xcbf29ce484222325u;
+    h = fnv1a_u64(h, (uint64_t)f->num_classes);
+    for (int c = 0; c < f->num_classes; c++)
+        h = fnv1a(h, f->classes[c], strlen(f->classes[c]) + 1);
+    size_t rl = strlen(f->root);
+    h = fnv1a_u64(h, f->count);
+    for (size_t i = 0; i < f->count; i++) {
+        const char *path = f->items[i].path;
+        const char *rel = !strncmp(path, f->root, rl) && path[rl] == '/' ? path + rl + 1 : path;
+        struct stat st;
+        uint64_t size = stat(path, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
+        h = fnv1a_u64(h, (uint64_t)f->items[i].label);
+        h = fnv1a(h, rel, strlen(rel) + 1);
+        h = fnv1a_u64(h, size);
+    }
+    return h;
+}
+
 // ---- checkpoint ----
 static tg_status put_meta_fmt(tg_statedict *sd, const char *key, tg_error *err, const char *fmt,
                               ...) __attribute__((format(printf, 4, 5)));
@@ -283,6 +322,8 @@ static tg_status save_checkpoint(trainer *t, const run_state *rs) {
     if (!st)
         st = put_meta_fmt(&sd, "order", err, "%d %" PRIu64 " %d %d", t->cfg->batch_size,
                           t->cfg->seed, t->cfg->shuffle, t->cfg->augment);
+    if (!st)
+        st = put_meta_fmt(&sd, "train_files", err, "%zu %016" PRIx64, t->files, t->files_fp);
     char *path = st ? NULL : path_in(t->out, "checkpoint.safetensors");
     if (!st && !path) st = tg_error_set(err, TG_ERR_NOMEM, "out of memory");
     if (!st) st = tg_statedict_save(path, &sd, err);
@@ -343,7 +384,8 @@ static tg_status load_checkpoint(trainer *t, const tg_folder *train, run_state *
         tg_path_escape(train->classes[0], now, sizeof now);
         st = tg_error_set(err, TG_ERR_CONFIG,
                           "%s: the checkpoint was trained on %d classes (%s, ...) but %s has %d "
-                          "(%s, ...); resume needs the same class folders",
+                          "(%s, ...); resume needs the same class folders (restore them, or "
+                          "start a new run without --resume)",
                           path, meta.num_classes, was, root, train->num_classes, now);
         goto done;
     }
@@ -366,11 +408,39 @@ static tg_status load_checkpoint(trainer *t, const tg_folder *train, run_state *
                           path);
         goto done;
     }
+    // The files must be the ones the run started with (same count, names, sizes): else the
+    // rest of the run would train on other data without a word.
+    char root[TG_ERR_MSG_MAX / 2];
+    tg_path_escape(train->root, root, sizeof root);
+    static const char HOW[] = "the training folder changed since the run started; resume "
+                              "needs the same files (restore them, or start a new run without "
+                              "--resume)";
+    const char *files = tg_statedict_get_meta(&sd, "train_files");
+    size_t was_count = 0;
+    uint64_t was_fp = 0;
+    if (!files) {
+        say(t, "notice: %s records no training file list (written by an older tgfinetune): "
+               "cannot check that %s is unchanged since the run started",
+            path, root);
+    } else if (!meta_num(&sd, "train_files", "%zu %" SCNx64, 2, &was_count, &was_fp)) {
+        st = tg_error_set(err, TG_ERR_FORMAT, "%s: checkpoint metadata \"train_files\" is "
+                          "malformed", path);
+        goto done;
+    } else if (was_count != train->count) {
+        st = tg_error_set(err, TG_ERR_CONFIG,
+                          "%s: the run started with %zu training images but %s now has %zu: %s",
+                          path, was_count, root, train->count, HOW);
+        goto done;
+    } else if (was_fp != t->files_fp) {
+        st = tg_error_set(err, TG_ERR_CONFIG,
+                          "%s: files changed since the checkpoint: %s has the same %zu images but "
+                          "their names or sizes differ: %s",
+                          path, root, train->count, HOW);
+        goto done;
+    }
     // A folder that lost images since the run started would put the position past the end:
-    // the rest of the epoch would be skipped without a word.
+    // the rest of the epoch would be skipped without a word (for checkpoints without the list).
     if (rs->position > train->count) {
-        char root[TG_ERR_MSG_MAX / 2];
-        tg_path_escape(train->root, root, sizeof root);
         st = tg_error_set(err, TG_ERR_CONFIG,
                           "%s: the checkpoint is at image %zu of epoch %d but %s now has %zu "
                           "images: the training folder changed since the run started (resume "
@@ -675,6 +745,8 @@ tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error
     tg_rng_seed(&t->rng, cfg->seed);
     remove_stale_tmp(t);
 
+    t->files = train.count;
+    t->files_fp = files_fingerprint(&train);
     if (opts->resume) {
         if ((st = load_checkpoint(t, &train, &rs))) goto fail;
         say(t, "resuming %s at epoch %d, image %zu of %zu", t->out, rs.epoch + 1, rs.position,

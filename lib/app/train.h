@@ -7,7 +7,8 @@
 // validating after each epoch when cfg->val_dir is set. It writes into cfg->output:
 //   config.json             the resolved config (every default filled in)
 //   checkpoint.safetensors  weights, momentum buffers, epoch, position in the epoch,
-//                           running sums of the epoch, best accuracy: all that resume needs;
+//                           running sums of the epoch, best accuracy, the training file
+//                           list's count and fingerprint: all that resume needs;
 //                           at each epoch's end, every cfg->checkpoint_every steps, when
 //                           stopped by *opts->stop, and when validation fails
 //   model.safetensors       the final weights with metadata (modelfile.h)
@@ -16,9 +17,11 @@
 // and records the output directory in ./.tgfinetune/last_run (the cwd's most recent run,
 // which `predict` uses without --model). Every file is written atomically.
 //
-// Resume (opts->resume) restores everything from checkpoint.safetensors; with the same
-// config and threads the run ends with the same weights as one never interrupted (the
-// loader's order and augmentation are functions of seed, epoch and position).
+// Resume (opts->resume) refuses a training folder whose classes, image count or files
+// (relative paths and sizes) differ from the checkpoint's, then restores everything from
+// checkpoint.safetensors; with the same config and threads the run ends with the same
+// weights as one never interrupted (the loader's order and augmentation are functions of
+// seed, epoch and position).
 #ifndef TG_TRAIN_H
 #define TG_TRAIN_H
 
