@@ -4,11 +4,13 @@
 // weight-gradient sample is a full dot product), then reports the median ms and GFLOP/s of
 // forward, input gradient and weight gradient, and the whole network's conv totals for one
 // training step (each shape weighted by how often ResNet-18 uses it). 3x3 stride-1 layers
-// are timed with im2col and with Winograd; the totals take the one tg_conv2d picks.
+// are timed with im2col and with Winograd F(2x2) and F(4x4); the totals take the one
+// tg_conv2d picks.
 // GFLOP/s count the direct convolution's 2*MACs, so Winograd's figures are "effective".
 //
 //   bench_ops [--batch B --size S] [--reps R] [--threads T] [--cpu] [--only TEXT]
 // Without --batch/--size it runs batch 1 at 64x64 and batch 16 at 224x224.
+// --chunk sets the Winograd tiles per chunk (default: about 3072 outputs).
 // --threads sets OpenBLAS's and the ops' thread count (default: all cores). --cpu times
 // with the process's CPU clock instead of the wall clock: on a busy shared machine, with
 // --threads 1, it compares kernels fairly (wall-clock figures need a quiet machine).
@@ -162,21 +164,26 @@ static int run(int N, int size, int reps) {
     double tot[3] = {0}, tot_flop[3] = {0};
     int bad = 0;
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
-      for (int algo = TG_CONV_IM2COL; algo <= TG_CONV_WINOGRAD; algo++) {
+      for (int algo = TG_CONV_IM2COL; algo <= TG_CONV_WINOGRAD4; algo++) {
         const conv_shape *cs = &shapes[k];
         int side = size / cs->div;
         tg_conv_geom g = {.C = cs->C, .H = side, .W = side, .KH = cs->K, .KW = cs->K,
                           .stride = cs->stride, .pad = cs->pad};
         tg_conv_geom_finish(&g);
-        if (algo == TG_CONV_WINOGRAD && !tg_winograd_fits(&g)) continue;
+        if (algo != TG_CONV_IM2COL && !tg_winograd_fits(&g)) continue;
         if (only && !strstr(cs->name, only)) continue;
         // the row the product's automatic choice takes counts in the totals
-        const bool wino_auto = tg_winograd_auto(&g, N);
-        const bool counts = (algo == TG_CONV_WINOGRAD) == wino_auto;
+        const int wino_auto = tg_winograd_auto(&g, N);
+        const bool counts = algo == (wino_auto == 4   ? TG_CONV_WINOGRAD4
+                                     : wino_auto == 2 ? TG_CONV_WINOGRAD2
+                                                      : TG_CONV_IM2COL);
         tg_conv2d_set_algo((tg_conv_algo)algo);
         char label[40];
         snprintf(label, sizeof label, "%s%s", cs->name,
-                 tg_winograd_fits(&g) ? (algo == TG_CONV_WINOGRAD ? " wino" : " i2c") : "");
+                 !tg_winograd_fits(&g)          ? ""
+                 : algo == TG_CONV_WINOGRAD2 ? " F2"
+                 : algo == TG_CONV_WINOGRAD4 ? " F4"
+                                             : " i2c");
         const int OC = cs->OC;
         size_t nx = (size_t)N * g.C * g.H * g.W, nw = (size_t)OC * g.C * g.KH * g.KW,
                no = (size_t)N * OC * g.OH * g.OW;
@@ -240,12 +247,14 @@ int main(int argc, char **argv) {
         else if (i + 1 < argc && strcmp(argv[i], "--size") == 0) size = atoi(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--reps") == 0) reps = atoi(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--threads") == 0) threads = atoi(argv[++i]);
+        else if (i + 1 < argc && strcmp(argv[i], "--chunk") == 0)
+            tg_winograd_set_chunk_tiles(atol(argv[++i]));
         else if (strcmp(argv[i], "--cpu") == 0) cpu_clock = true;
         else if (i + 1 < argc && strcmp(argv[i], "--only") == 0) only = argv[++i];
         else {
             fprintf(stderr,
                     "usage: bench_ops [--batch B --size S] [--reps R] [--threads T] [--cpu] "
-                    "[--only TEXT]\n");
+                    "[--only TEXT] [--chunk TILES]\n");
             return 2;
         }
     }

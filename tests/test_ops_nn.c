@@ -14,6 +14,7 @@
 #include "gradcheck.h"
 #include "ops/conv2d.h"
 #include "ops/ops.h"
+#include "ops/winograd.h"
 
 // ---- reference file ----
 typedef struct {
@@ -97,7 +98,7 @@ static const char *conv_cases[] = {"conv3x3s1p1", "conv3x3s2p1", "conv3x3s1p0",
 // Every case with im2col and with Winograd forced (it only changes 3x3 stride-1 pad-1).
 START_TEST(test_conv_vs_torch) {
     const char *cs = conv_cases[_i];
-    for (int algo = TG_CONV_IM2COL; algo <= TG_CONV_WINOGRAD; algo++) {
+    for (int algo = TG_CONV_IM2COL; algo <= TG_CONV_WINOGRAD4; algo++) {
         tg_conv2d_set_algo((tg_conv_algo)algo);
         tg_ctx c;
         tg_ctx_init(&c);
@@ -436,9 +437,11 @@ START_TEST(test_linear_losses_gradcheck) {
 END_TEST
 
 // ---- fast conv kernels against direct loops, on shapes that take every path ----
-// _i: the algorithm (auto, im2col, Winograd forced)
+// _i: the algorithm (auto, im2col, Winograd F(2x2) or F(4x4) forced), then F(2x2) and
+// F(4x4) again with one tile per chunk (every image its own chunk)
 START_TEST(test_conv_kernel_vs_ref) {
-    tg_conv2d_set_algo((tg_conv_algo)_i);
+    tg_conv2d_set_algo((tg_conv_algo)(_i < 4 ? _i : _i - 2));
+    tg_winograd_set_chunk_tiles(_i < 4 ? 0 : 1);
     static const struct {
         int N, C, H, W, OC, K, stride, pad;
     } cases[] = {
@@ -456,6 +459,10 @@ START_TEST(test_conv_kernel_vs_ref) {
         {3, 7, 7, 7, 9, 3, 1, 1},     // odd sides: Winograd's partial edge tiles
         {2, 4, 1, 1, 5, 3, 1, 1},     // 1x1 input, one tile
         {1, 2, 5, 133, 3, 3, 1, 1},   // Winograd: more than one block of 64 tiles in a row
+        {2, 5, 13, 14, 6, 3, 1, 1},   // sides 1 mod 4 and 2 mod 4
+        {3, 3, 5, 7, 4, 3, 1, 1},     // sides 1 and 3 mod 4, several images
+        {2, 4, 14, 13, 5, 3, 1, 1},   // partial tiles along the width only, then the height
+        {1, 3, 2, 6, 2, 3, 1, 1},     // one row of tiles, partial in height
         {1, 4, 80, 80, 3, 7, 2, 3},   // column matrix built in blocks of output rows
         {2, 8, 9, 9, 20, 3, 2, 1},    // small gemms split by rows over threads
         {1, 8, 80, 80, 24, 7, 2, 3},  // both: row blocks and split gemms
@@ -504,6 +511,87 @@ START_TEST(test_conv_kernel_vs_ref) {
         for (size_t i = 0; i < nx; i++) ck_assert_float_eq_tol(dx1[i], dx2[i], 1e-4 * (1 + fabsf(dx2[i])));
         float *p[] = {x, w, d, o1, o2, dx1, dx2, dw1, dw2};
         for (int i = 0; i < 9; i++) free(p[i]);
+    }
+    tg_conv2d_set_algo(TG_CONV_AUTO);
+    tg_winograd_set_chunk_tiles(0);
+}
+END_TEST
+
+// Float32 error of each algorithm against double-precision direct loops on a ResNet-18-like
+// layer (kaiming-scale weights, N(0,1) inputs and output gradients), relative to the
+// largest |value|. Measured: im2col and F(2x2) below 1e-6, F(4x4) 2-5e-6 (winograd.c);
+// the bounds leave 4x room and catch a wrong transform coefficient.
+static double rel_err(const float *a, const double *b, size_t n) {
+    double e = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        e = fmax(e, fabs(a[i] - b[i]));
+        m = fmax(m, fabs(b[i]));
+    }
+    return e / m;
+}
+
+START_TEST(test_conv_winograd_accuracy) {
+    const int N = 2, C = 64, OC = 64, S = 14;
+    tg_conv_geom g = {.C = C, .H = S, .W = S, .KH = 3, .KW = 3, .stride = 1, .pad = 1};
+    tg_conv_geom_finish(&g);
+    const size_t nx = (size_t)N * C * S * S, nw = (size_t)OC * C * 9, no = (size_t)N * OC * S * S;
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *d = malloc(no * 4), *o = malloc(no * 4),
+          *dx = malloc(nx * 4), *dw = malloc(nw * 4);
+    double *ro = calloc(no, 8), *rdx = calloc(nx, 8), *rdw = calloc(nw, 8);
+    tg_rng r;
+    tg_rng_seed(&r, 11);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)tg_rng_normal(&r);
+    for (size_t i = 0; i < nw; i++) w[i] = (float)(sqrt(2.0 / (C * 9)) * tg_rng_normal(&r));
+    for (size_t i = 0; i < no; i++) d[i] = (float)tg_rng_normal(&r);
+    for (int n = 0; n < N; n++)  // out, dx and dw in double
+        for (int oc = 0; oc < OC; oc++)
+            for (int oh = 0; oh < S; oh++)
+                for (int ow = 0; ow < S; ow++) {
+                    const size_t oi = (((size_t)n * OC + oc) * S + oh) * S + ow;
+                    for (int c = 0; c < C; c++)
+                        for (int kh = 0; kh < 3; kh++)
+                            for (int kw = 0; kw < 3; kw++) {
+                                const int ih = oh - 1 + kh, iw = ow - 1 + kw;
+                                if (ih < 0 || ih >= S || iw < 0 || iw >= S) continue;
+                                const size_t xi = (((size_t)n * C + c) * S + ih) * S + iw,
+                                             wi = (((size_t)oc * C + c) * 3 + kh) * 3 + kw;
+                                ro[oi] += (double)x[xi] * w[wi];
+                                rdx[xi] += (double)d[oi] * w[wi];
+                                rdw[wi] += (double)d[oi] * x[xi];
+                            }
+                }
+    const double bound[] = {0, 4e-6, 4e-6, 2e-5};  // by algorithm
+    for (int a = TG_CONV_IM2COL; a <= TG_CONV_WINOGRAD4; a++) {
+        tg_conv2d_set_algo((tg_conv_algo)a);
+        memset(dx, 0, nx * 4);
+        ck_assert_int_eq(tg_conv2d_forward_kernel(o, x, w, N, OC, &g), 0);
+        ck_assert_int_eq(tg_conv2d_backward_kernel_w(dx, dw, false, d, x, w, N, OC, &g), 0);
+        const double e[3] = {rel_err(o, ro, no), rel_err(dx, rdx, nx), rel_err(dw, rdw, nw)};
+        for (int q = 0; q < 3; q++)
+            ck_assert_msg(e[q] <= bound[a], "algorithm %d, %s: relative error %g > %g", a,
+                          (const char *[]){"out", "dx", "dw"}[q], e[q], bound[a]);
+    }
+    tg_conv2d_set_algo(TG_CONV_AUTO);
+    void *p[] = {x, w, d, o, dx, dw, ro, rdx, rdw};
+    for (int i = 0; i < 9; i++) free(p[i]);
+}
+END_TEST
+
+// Finite differences through each Winograd variant (forced), odd and even sides.
+START_TEST(test_conv_winograd_gradcheck) {
+    tg_conv2d_set_algo(_i ? TG_CONV_WINOGRAD4 : TG_CONV_WINOGRAD2);
+    tg_rng r;
+    tg_rng_seed(&r, 200 + (uint64_t)_i);
+    static const int64_t cases[][2][4] = {{{2, 3, 6, 5}, {4, 3, 3, 3}},
+                                          {{1, 2, 7, 9}, {3, 2, 3, 3}}};
+    for (int k = 0; k < 2; k++) {
+        tg_tensor *in[2] = {randn_t(&r, 4, cases[k][0], true), randn_t(&r, 4, cases[k][1], true)};
+        conv_ud u = {1, 1};
+        double e = tg_gradcheck(gc_conv, in, 2, &u, 1e-2, 1e-3, 1e-2);
+        ck_assert_msg(e <= 1.0, "winograd F(%dx%d), case %d: gradcheck error %g", _i ? 4 : 2,
+                      _i ? 4 : 2, k, e);
+        tg_tensor_free(in[0]);
+        tg_tensor_free(in[1]);
     }
     tg_conv2d_set_algo(TG_CONV_AUTO);
 }
@@ -753,11 +841,13 @@ int main(void) {
     tcase_add_loop_test(gc, test_conv_gradcheck, 0,
                         (int)(sizeof gc_conv_cases / sizeof gc_conv_cases[0]));
     tcase_add_loop_test(gc, test_bn_gradcheck, 0, 2);
+    tcase_add_loop_test(gc, test_conv_winograd_gradcheck, 0, 2);
     tcase_add_test(gc, test_pointwise_gradcheck);
     tcase_add_test(gc, test_linear_losses_gradcheck);
     suite_add_tcase(s, gc);
     TCase *k = tcase_create("kernels");
-    tcase_add_loop_test(k, test_conv_kernel_vs_ref, 0, 3);
+    tcase_add_loop_test(k, test_conv_kernel_vs_ref, 0, 6);
+    tcase_add_test(k, test_conv_winograd_accuracy);
     tcase_add_test(k, test_frozen_inputs);
     tcase_add_test(k, test_bad_inputs);
     tcase_add_test(k, test_relu_inplace);

@@ -11,7 +11,8 @@
 //   d weight  dW (OC, K)      += dout_g (OC, G*P) @ col_g^T (G*P, K)
 // A 1x1 stride-1 unpadded conv with G = 1 uses x itself as its column matrix; one image
 // whose column matrix is large (conv1) is built and used in blocks of output rows.
-// 3x3 stride-1 padding-1 layers with enough tiles go to Winograd F(2x2,3x3) (winograd.c).
+// 3x3 stride-1 padding-1 layers with enough tiles go to Winograd F(2x2,3x3) or F(4x4,3x3)
+// (winograd.c), as tg_winograd_auto picks.
 // The products (conv_gemm.c) are split over the ops' thread pool, one OpenBLAS thread each.
 // Gradients are computed only for inputs that require them (frozen weights: no dW).
 #include <cblas.h>
@@ -116,16 +117,40 @@ static void scatter(float *img, float *mat, int gn, int OC, int64_t P, bool to_i
 }
 
 static tg_conv_algo conv_algo;
+static bool conv_algo_set;
 
-bool tg_winograd_auto(const tg_conv_geom *g, int N) {
-    return tg_winograd_fits(g) && tg_winograd_tiles(g, N) >= TG_WINOGRAD_MIN_TILES;
+int tg_winograd_auto(const tg_conv_geom *g, int N) {
+    if (!tg_winograd_fits(g) || tg_winograd_tiles(g, N, 2) < TG_WINOGRAD_MIN_TILES) return 0;
+    return tg_winograd_tiles(g, N, 4) >= TG_WINOGRAD4_MIN_TILES ? 4 : 2;
 }
 
-void tg_conv2d_set_algo(tg_conv_algo a) { conv_algo = a; }
+void tg_conv2d_set_algo(tg_conv_algo a) {
+    conv_algo = a;
+    conv_algo_set = true;
+}
 
-static bool use_winograd(const tg_conv_geom *g, int N) {
-    if (!tg_winograd_fits(g) || conv_algo == TG_CONV_IM2COL) return false;
-    return conv_algo == TG_CONV_WINOGRAD || tg_winograd_auto(g, N);
+static tg_conv_algo current_algo(void) {
+    if (!conv_algo_set) {
+        const char *e = getenv("TG_CONV_ALGO");
+        conv_algo = !e                            ? TG_CONV_AUTO
+                    : strcmp(e, "im2col") == 0    ? TG_CONV_IM2COL
+                    : strcmp(e, "winograd2") == 0 ? TG_CONV_WINOGRAD2
+                    : strcmp(e, "winograd4") == 0 ? TG_CONV_WINOGRAD4
+                                                  : TG_CONV_AUTO;
+        conv_algo_set = true;
+    }
+    return conv_algo;
+}
+
+// Winograd tile side to use for g at batch N (0: im2col).
+static int use_winograd(const tg_conv_geom *g, int N) {
+    if (!tg_winograd_fits(g)) return 0;
+    switch (current_algo()) {
+    case TG_CONV_IM2COL: return 0;
+    case TG_CONV_WINOGRAD2: return 2;
+    case TG_CONV_WINOGRAD4: return 4;
+    default: return tg_winograd_auto(g, N);
+    }
 }
 
 // One image's column matrix larger than this is built and used in blocks of output rows,
@@ -160,7 +185,8 @@ static float *group_scratch(int64_t K, int64_t OC, int G, int64_t P) {
 
 int tg_conv2d_forward_kernel(float *out, const float *x, const float *w, int N, int OC,
                              const tg_conv_geom *g) {
-    if (use_winograd(g, N)) return tg_winograd_forward(out, x, w, N, OC, g);
+    const int wm = use_winograd(g, N);
+    if (wm) return tg_winograd_forward(out, x, w, N, OC, g, wm);
     const int64_t P = (int64_t)g->OH * g->OW, K = (int64_t)g->C * g->KH * g->KW;
     const int64_t XS = (int64_t)g->C * g->H * g->W;  // one image of x
     const int G = group_size(N, P, K);
@@ -210,7 +236,8 @@ int tg_conv2d_backward_kernel_w(float *dx, float *dw, bool dw_acc, const float *
                                 const float *x, const float *w, int N, int OC,
                                 const tg_conv_geom *g) {
     if (!dx && !dw) return 0;
-    if (use_winograd(g, N)) return tg_winograd_backward(dx, dw, dw_acc, dout, x, w, N, OC, g);
+    const int wm = use_winograd(g, N);
+    if (wm) return tg_winograd_backward(dx, dw, dw_acc, dout, x, w, N, OC, g, wm);
     float dw_beta = dw_acc ? 1.0f : 0.0f;  // the first product into dw stores, the rest add
     const int64_t P = (int64_t)g->OH * g->OW, K = (int64_t)g->C * g->KH * g->KW;
     const int64_t XS = (int64_t)g->C * g->H * g->W;

@@ -24,18 +24,28 @@ int tg_conv2d_backward_kernel_w(float *dx, float *dw, bool dw_acc, const float *
                                 const float *x, const float *w, int N, int OC,
                                 const tg_conv_geom *g);
 
-// Algorithm of the 3x3 stride-1 padding-1 layers: TG_CONV_AUTO (Winograd F(2x2,3x3) where
-// tg_winograd_auto says it was measured faster, else im2col), or forced one way.
-// Process-wide, for tests and benchmarks; other shapes always use im2col.
-typedef enum { TG_CONV_AUTO = 0, TG_CONV_IM2COL, TG_CONV_WINOGRAD } tg_conv_algo;
+// Algorithm of the 3x3 stride-1 padding-1 layers: TG_CONV_AUTO (Winograd F(2x2,3x3) or
+// F(4x4,3x3) where tg_winograd_auto says it was measured faster, else im2col), or forced
+// one way. Process-wide, for tests and benchmarks; other shapes always use im2col. The
+// environment variable TG_CONV_ALGO=im2col|winograd2|winograd4 sets the initial value (for
+// whole-step measurements); tg_conv2d_set_algo overrides it.
+typedef enum { TG_CONV_AUTO = 0, TG_CONV_IM2COL, TG_CONV_WINOGRAD2, TG_CONV_WINOGRAD4 } tg_conv_algo;
 void tg_conv2d_set_algo(tg_conv_algo a);
-// Auto's rule: at least TG_WINOGRAD_MIN_TILES 4x4 tiles in the batch. Measured with
-// bench_ops (1 thread, CPU time): at batch 16, 224x224 Winograd is 1.25-1.9x faster on
-// every 3x3 layer (256 to 12544 tiles); at batch 1, 64x64 it is 1.4x faster at 64 tiles
-// (layer1), ties at 16 and loses 2-4x below, where transforming the weights outweighs
-// the small gemms.
+// Auto's rule: the output tile side m of the Winograd variant to use (2 or 4), or 0 for
+// im2col. Winograd needs at least TG_WINOGRAD_MIN_TILES 4x4 tiles of F(2x2) in the batch.
+// Measured with bench_ops (1 thread, CPU time): at batch 16, 224x224 F(2x2) is 1.25-1.9x
+// faster than im2col on every 3x3 layer (256 to 12544 tiles); at batch 1, 64x64 it is 1.4x
+// faster at 64 tiles (layer1), ties at 16 and loses 2-4x below, where transforming the
+// weights outweighs the small gemms. F(4x4) takes over from TG_WINOGRAD4_MIN_TILES 6x6
+// tiles: at batch 16, 224x224 (64 to 3136 tiles) it was 1.1-1.5x faster than F(2x2) on
+// every 3x3 layer (bench_ops, 1 and 2 threads, several runs on a busy machine). Below, at
+// batch 1-2 and 64x64, the measurements were mixed and F(4x4)'s float32 error (about ten
+// times F(2x2)'s, see winograd.c) is less diluted: forced on the 8x8 layers of
+// test_resnet18's parity case it misses one tolerance (a BatchNorm bias after three steps,
+// 2.2e-5 against 9.6e-6), so those keep F(2x2).
 #define TG_WINOGRAD_MIN_TILES 64
-bool tg_winograd_auto(const tg_conv_geom *g, int N);
+#define TG_WINOGRAD4_MIN_TILES 64
+int tg_winograd_auto(const tg_conv_geom *g, int N);
 
 // Plain direct loops, the reference the fast kernels are checked against. Same contract
 // (dx, dw accumulate).
