@@ -11,6 +11,7 @@
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "gradcheck.h"
+#include "ops/maxpool2d.h"
 #include "ops/ops.h"
 
 static tg_tensor *randn_t(tg_rng *r, int ndim, const int64_t *shape, bool rg) {
@@ -245,6 +246,37 @@ START_TEST(test_bn_relu_conv_gradcheck) {
 }
 END_TEST
 
+// The stem's value-only pool (no graph) equals tg_maxpool2d's values on every side from 1
+// to 9 (odd and even), with NaN and infinities in the windows.
+START_TEST(test_maxpool_values) {
+    tg_rng r;
+    tg_rng_seed(&r, 77);
+    for (int64_t H = 1; H <= 9; H++)
+        for (int64_t W = 1; W <= 9; W++) {
+            int64_t xs[4] = {1, 1, H, W};
+            tg_tensor *x = tg_tensor_randn(4, xs, &r);
+            for (int64_t i = 0; i < H * W; i++) {
+                const uint64_t k = tg_rng_below(&r, 16);
+                if (k == 0) x->data[i] = NAN;
+                if (k == 1) x->data[i] = INFINITY;
+                if (k == 2) x->data[i] = -INFINITY;
+            }
+            tg_ctx c;
+            tg_ctx_init(&c);
+            tg_tensor *ref = tg_maxpool2d(&c, x, 3, 2, 1);
+            ck_assert_ptr_nonnull(ref);
+            float out[25], v[9];
+            tg_maxpool_3x3s2_plane_values(x->data, out, v, H, W, ref->shape[2], ref->shape[3]);
+            for (int64_t i = 0; i < ref->numel; i++)
+                ck_assert_msg(isnan(ref->data[i]) ? isnan(out[i]) : out[i] == ref->data[i],
+                              "%lldx%lld output %lld: %g, want %g", (long long)H, (long long)W,
+                              (long long)i, out[i], ref->data[i]);
+            tg_ctx_free(&c);
+            tg_tensor_free(x);
+        }
+}
+END_TEST
+
 START_TEST(test_stem_errors) {
     tg_rng r;
     tg_rng_seed(&r, 5);
@@ -289,6 +321,7 @@ static Suite *suite(void) {
     tcase_add_loop_test(t, test_bn_relu_conv_bitwise, 0,
                         (int)(sizeof conv_cases / sizeof conv_cases[0]));
     tcase_add_loop_test(t, test_bn_relu_conv_gradcheck, 0, 2);
+    tcase_add_test(t, test_maxpool_values);
     tcase_add_test(t, test_stem_errors);
     suite_add_tcase(s, t);
     return s;

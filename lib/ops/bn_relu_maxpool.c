@@ -56,8 +56,8 @@ static void fwd_task(void *arg, int64_t c0, int64_t c1) {
             const int64_t pl = n * j->C + ch;
             float *out = j->out + pl * O;
             if (j->pool_first) {  // a quarter of the values to normalise, no scratch pass
-                tg_maxpool_3x3s2_plane(j->x + pl * HW, out, tmp_pos, NULL, j->H, j->W, j->OH,
-                                       j->OW);
+                tg_maxpool_3x3s2_plane_values(j->x + pl * HW, out, plane, j->H, j->W, j->OH,
+                                              j->OW);
                 tg_bn_relu_plane(out, out, a, b, O);
                 continue;
             }

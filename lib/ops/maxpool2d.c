@@ -94,6 +94,30 @@ void tg_maxpool_3x3s2_plane(const float *x, float *out, uint8_t *pos, int32_t *a
     }
 }
 
+// max that lets a NaN through from either side
+static inline float nanmax(float a, float b) { return (b > a) | (b != b) ? b : a; }
+
+void tg_maxpool_3x3s2_plane_values(const float *x, float *out, float *v, int64_t H, int64_t W,
+                                   int64_t OH, int64_t OW) {
+    const int64_t half = W / 2;
+    float *E = v, *O = v + (W + 1) / 2;  // column maxima at even and odd columns
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const float *r1 = x + (2 * oh) * W;  // the middle row is always inside
+        const float *r0 = oh > 0 ? r1 - W : r1, *r2 = 2 * oh + 1 < H ? r1 + W : r1;
+        for (int64_t k = 0; k < half; k++) {
+            E[k] = nanmax(nanmax(r0[2 * k], r1[2 * k]), r2[2 * k]);
+            O[k] = nanmax(nanmax(r0[2 * k + 1], r1[2 * k + 1]), r2[2 * k + 1]);
+        }
+        if (W & 1) E[half] = nanmax(nanmax(r0[W - 1], r1[W - 1]), r2[W - 1]);
+        // window of ow: columns 2ow-1, 2ow, 2ow+1 = O[ow-1], E[ow], O[ow] (when inside)
+        float *o = out + oh * OW;
+        o[0] = W > 1 ? nanmax(E[0], O[0]) : E[0];
+        const int64_t full = half < OW ? half : OW;  // ow < full: column 2ow+1 is inside
+        for (int64_t ow = 1; ow < full; ow++) o[ow] = nanmax(nanmax(O[ow - 1], E[ow]), O[ow]);
+        for (int64_t ow = full > 1 ? full : 1; ow < OW; ow++) o[ow] = nanmax(O[ow - 1], E[ow]);
+    }
+}
+
 // planes [p0, p1) of (N*C, H, W)
 static void maxpool_task(void *arg, int64_t p0, int64_t p1) {
     const maxpool_job *j = arg;
