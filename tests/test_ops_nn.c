@@ -460,9 +460,11 @@ START_TEST(test_conv_kernel_vs_ref) {
         {2, 4, 1, 1, 5, 3, 1, 1},     // 1x1 input, one tile
         {1, 2, 5, 133, 3, 3, 1, 1},   // Winograd: more than one block of 64 tiles in a row
         {2, 5, 13, 14, 6, 3, 1, 1},   // sides 1 mod 4 and 2 mod 4
-        {3, 3, 5, 7, 4, 3, 1, 1},     // sides 1 and 3 mod 4, several images
+        {3, 3, 5, 7, 4, 3, 1, 1},     // sides 1 and 3 mod 4, blocks across images
         {2, 4, 14, 13, 5, 3, 1, 1},   // partial tiles along the width only, then the height
         {1, 3, 2, 6, 2, 3, 1, 1},     // one row of tiles, partial in height
+        {2, 2, 28, 27, 3, 3, 1, 1},   // blocks of several tile rows, the last one shorter
+        {1, 2, 3, 260, 2, 3, 1, 1},   // F(4x4): rows of more than 64 tiles too
         {1, 4, 80, 80, 3, 7, 2, 3},   // column matrix built in blocks of output rows
         {2, 8, 9, 9, 20, 3, 2, 1},    // small gemms split by rows over threads
         {1, 8, 80, 80, 24, 7, 2, 3},  // both: row blocks and split gemms

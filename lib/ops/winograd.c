@@ -137,52 +137,79 @@ INLINE void small_mm(int R, int S, const float *c, int ci, int cj, float *const 
     }
 }
 
-// The tile transforms work on a row of up to TB tiles at once: first along the height on
-// whole image rows, then along the width on the m phases of the columns (column m*k + p
-// of a row segment is phase p of tile k), so that every inner loop runs over consecutive
-// tiles (contiguous in V and M) and vectorizes. Results go through small local buffers
-// and are copied into V and M plane by plane.
+// The tile transforms work on blocks of up to TB consecutive tiles (contiguous in V and
+// M): whole rows of tiles, across images when the rows are short (7x7 outputs: two F(4x4)
+// tiles a row), or part of one row when a row has more than TB tiles. The arithmetic
+// runs over the tiles of a block, so every inner loop is long and vectorizes; only the
+// gathers from and scatters to image rows (column m*k + q of a row segment is column q of
+// tile k) are strided. Results go through small local buffers and are copied into V and M
+// plane by plane.
 #define TB 64
-#define SEG (MMAX * (TB + 1))  // a row segment of TB tiles: m*TB + 2 columns, rounded up
+#define SEG (MMAX * TB + 2)  // a row segment of TB tiles
+
+typedef struct {
+    int r0, nr;   // rows of tiles [r0, r0 + nr) of the chunk (images one after the other)
+    int tw0, nb;  // tiles [tw0, tw0 + nb) of each row (nr == 1 unless the whole row)
+    int nk;       // tiles in the block, nr * nb (0: past the last block)
+    long t0;      // first tile of the block in the chunk
+} wg_block;
+
+// The block after b (the first after (wg_block){0}).
+static wg_block block_next(const wg_job *j, wg_block b) {
+    const int rows = j->ni * j->TH, rb = j->TW >= TB ? 1 : TB / j->TW;
+    if (b.nk && (b.tw0 += b.nb) >= j->TW) b.tw0 = 0, b.r0 += b.nr;
+    if (b.r0 >= rows) return (wg_block){.nk = 0};
+    b.nr = rows - b.r0 < rb ? rows - b.r0 : rb;
+    b.nb = j->TW - b.tw0 < TB ? j->TW - b.tw0 : TB;
+    b.nk = b.nr * b.nb;
+    b.t0 = (long)b.r0 * j->TW + b.tw0;
+    return b;
+}
+
+#define FOR_BLOCKS(j, b) for (wg_block b = block_next(j, (wg_block){0}); b.nk; b = block_next(j, b))
+
+// Row rr of block b: image i of the chunk and tile row th.
+#define BLOCK_ROW(j, b, rr, i, th) \
+    const int i = ((b).r0 + (rr)) / (j)->TH, th = ((b).r0 + (rr)) % (j)->TH
 
 // ---- input transform: V = B^T d B, channels [c0, c1) ----
 INLINE void input_rows(const wg_job *j, int64_t c0, int64_t c1, const wg_kind *K) {
     const int m = K->m, a = m + 2;
     const int H = j->g->H, W = j->g->W, C = j->C;
     const long nt = j->nt, xs = (long)C * nt;  // xs: stride between positions xi
-    float seg[AMAX][SEG], s[AMAX][SEG], P[MMAX][TB + 1], vt[AMAX][TB];
+    float seg[AMAX][SEG], s[AMAX][SEG], col[AMAX][AMAX][TB], vt[AMAX][TB];
     const float *in[AMAX];
     float *out[AMAX];
     for (int64_t c = c0; c < c1; c++)
-        for (int i = 0; i < j->ni; i++) {
-            const float *xc = j->x + ((int64_t)i * C + c) * H * W;
-            for (int th = 0; th < j->TH; th++)
-                for (int tw0 = 0; tw0 < j->TW; tw0 += TB) {
-                    const int nb = j->TW - tw0 < TB ? j->TW - tw0 : TB, len = m * (nb + 1);
-                    const int w0 = m * tw0 - 1;
-                    for (int r = 0; r < a; r++) {  // input rows m*th-1+r, columns w0.., zero-padded
-                        const int ih = m * th - 1 + r;
-                        if (ih < 0 || ih >= H) {
-                            memset(seg[r], 0, (size_t)len * sizeof(float));
-                            continue;
-                        }
-                        const int k0 = w0 < 0 ? -w0 : 0, k1 = W - w0 < len ? W - w0 : len;
-                        for (int k = 0; k < k0; k++) seg[r][k] = 0.0f;
-                        memcpy(seg[r] + k0, xc + ih * W + w0 + k0, (size_t)(k1 - k0) * sizeof(float));
-                        for (int k = k1; k < len; k++) seg[r][k] = 0.0f;
+        FOR_BLOCKS(j, b) {
+            const int len = m * b.nb + 2, w0 = m * b.tw0 - 1;
+            for (int rr = 0; rr < b.nr; rr++) {
+                BLOCK_ROW(j, b, rr, i, th);
+                const float *xc = j->x + ((int64_t)i * C + c) * H * W;
+                for (int r = 0; r < a; r++) {  // input rows m*th-1+r, columns w0.., zero-padded
+                    const int ih = m * th - 1 + r;
+                    if (ih < 0 || ih >= H) {
+                        memset(seg[r], 0, (size_t)len * sizeof(float));
+                        continue;
                     }
-                    for (int r = 0; r < a; r++) in[r] = seg[r], out[r] = s[r];
-                    small_mm(a, a, &K->BT[0][0], AMAX, 1, out, in, len);  // along the height: B^T d
-                    float *v = j->V + c * nt + ((long)i * j->TH + th) * j->TW + tw0;
-                    for (int r = 0; r < a; r++) {  // along the width: (B^T d) B
-                        for (int p = 0; p < m; p++)
-                            for (int k = 0; k <= nb; k++) P[p][k] = s[r][m * k + p];
-                        for (int q = 0; q < a; q++) in[q] = q < m ? P[q] : P[q - m] + 1, out[q] = vt[q];
-                        small_mm(a, a, &K->BT[0][0], AMAX, 1, out, in, nb);
-                        for (int q = 0; q < a; q++)
-                            memcpy(v + (r * a + q) * xs, vt[q], (size_t)nb * sizeof(float));
-                    }
+                    const int k0 = w0 < 0 ? -w0 : 0, k1 = W - w0 < len ? W - w0 : len;
+                    for (int k = 0; k < k0; k++) seg[r][k] = 0.0f;
+                    memcpy(seg[r] + k0, xc + ih * W + w0 + k0, (size_t)(k1 - k0) * sizeof(float));
+                    for (int k = k1; k < len; k++) seg[r][k] = 0.0f;
                 }
+                for (int r = 0; r < a; r++) in[r] = seg[r], out[r] = s[r];
+                small_mm(a, a, &K->BT[0][0], AMAX, 1, out, in, len);  // along the height: B^T d
+                for (int r = 0; r < a; r++)  // tile k's columns
+                    for (int q = 0; q < a; q++)
+                        for (int k = 0; k < b.nb; k++) col[r][q][rr * b.nb + k] = s[r][m * k + q];
+            }
+            float *v = j->V + c * nt + b.t0;
+            for (int r = 0; r < a; r++) {  // along the width: (B^T d) B
+                for (int q = 0; q < a; q++) in[q] = col[r][q], out[q] = vt[q];
+                small_mm(a, a, &K->BT[0][0], AMAX, 1, out, in, b.nk);
+                for (int q = 0; q < a; q++)
+                    memcpy(v + (r * a + q) * xs, vt[q], (size_t)b.nk * sizeof(float));
+            }
         }
 }
 
@@ -191,36 +218,37 @@ INLINE void output_rows(const wg_job *j, int64_t o0, int64_t o1, const wg_kind *
     const int m = K->m, a = m + 2;
     const int OH = j->g->OH, OW = j->g->OW, OC = j->OC;
     const long nt = j->nt, xs = (long)OC * nt;
-    float h[MMAX][AMAX][TB], y[MMAX][TB];
+    float h[MMAX][AMAX][TB], y[MMAX][MMAX][TB];
     const float *in[AMAX];
     float *out[AMAX];
     for (int64_t oc = o0; oc < o1; oc++)
-        for (int i = 0; i < j->ni; i++) {
-            float *yc = j->out + ((int64_t)i * OC + oc) * OH * OW;
-            for (int th = 0; th < j->TH; th++)
-                for (int tw0 = 0; tw0 < j->TW; tw0 += TB) {
-                    const int nb = j->TW - tw0 < TB ? j->TW - tw0 : TB;
-                    const float *mb = j->M + oc * nt + ((long)i * j->TH + th) * j->TW + tw0;
-                    for (int q = 0; q < a; q++) {  // along the height: A^T m
-                        for (int r = 0; r < a; r++) in[r] = mb + (r * a + q) * xs;
-                        for (int t = 0; t < m; t++) out[t] = h[t][q];
-                        small_mm(m, a, &K->AT[0][0], AMAX, 1, out, in, nb);
-                    }
-                    for (int t = 0; t < m; t++) {  // along the width, output row m*th+t
-                        const int oh = m * th + t;
-                        if (oh >= OH) break;
-                        for (int q = 0; q < a; q++) in[q] = h[t][q];
-                        for (int p = 0; p < m; p++) out[p] = y[p];
-                        small_mm(m, a, &K->AT[0][0], AMAX, 1, out, in, nb);
-                        float *row = yc + oh * OW + m * tw0;
-                        const int ncol = OW - m * tw0 < m * nb ? OW - m * tw0 : m * nb;
-                        if (ncol == m * nb)
-                            for (int k = 0; k < nb; k++)
-                                for (int p = 0; p < m; p++) row[m * k + p] = y[p][k];
-                        else
-                            for (int k = 0; k < ncol; k++) row[k] = y[k % m][k / m];
-                    }
+        FOR_BLOCKS(j, b) {
+            const float *mb = j->M + oc * nt + b.t0;
+            for (int q = 0; q < a; q++) {  // along the height: A^T m
+                for (int r = 0; r < a; r++) in[r] = mb + (r * a + q) * xs;
+                for (int t = 0; t < m; t++) out[t] = h[t][q];
+                small_mm(m, a, &K->AT[0][0], AMAX, 1, out, in, b.nk);
+            }
+            for (int t = 0; t < m; t++) {  // along the width
+                for (int q = 0; q < a; q++) in[q] = h[t][q];
+                for (int p = 0; p < m; p++) out[p] = y[t][p];
+                small_mm(m, a, &K->AT[0][0], AMAX, 1, out, in, b.nk);
+            }
+            const int ncol = OW - m * b.tw0 < m * b.nb ? OW - m * b.tw0 : m * b.nb;
+            for (int rr = 0; rr < b.nr; rr++) {
+                BLOCK_ROW(j, b, rr, i, th);
+                float *yc = j->out + ((int64_t)i * OC + oc) * OH * OW;
+                for (int t = 0; t < m && m * th + t < OH; t++) {  // output row m*th+t
+                    float *row = yc + (m * th + t) * OW + m * b.tw0;
+                    float(*yt)[TB] = y[t];
+                    const int k0 = rr * b.nb;
+                    if (ncol == m * b.nb)
+                        for (int k = 0; k < b.nb; k++)
+                            for (int p = 0; p < m; p++) row[m * k + p] = yt[p][k0 + k];
+                    else
+                        for (int k = 0; k < ncol; k++) row[k] = yt[k % m][k0 + k / m];
                 }
+            }
         }
 }
 
@@ -229,43 +257,44 @@ INLINE void doutput_rows(const wg_job *j, int64_t o0, int64_t o1, const wg_kind 
     const int m = K->m, a = m + 2;
     const int OH = j->g->OH, OW = j->g->OW, OC = j->OC;
     const long nt = j->nt, xs = (long)OC * nt;
-    float e[MMAX][MMAX][TB];  // [row][column phase][tile]
+    float e[MMAX][MMAX][TB];  // [row][column][tile]
     float Ah[AMAX][MMAX][TB], mt[AMAX][TB];
     const float *in[AMAX];
     float *out[AMAX];
     for (int64_t oc = o0; oc < o1; oc++)
-        for (int i = 0; i < j->ni; i++) {
-            const float *dy = j->dout + ((int64_t)i * OC + oc) * OH * OW;
-            for (int th = 0; th < j->TH; th++)
-                for (int tw0 = 0; tw0 < j->TW; tw0 += TB) {
-                    const int nb = j->TW - tw0 < TB ? j->TW - tw0 : TB;
-                    const int ncol = OW - m * tw0 < m * nb ? OW - m * tw0 : m * nb;
-                    for (int t = 0; t < m; t++) {
-                        const int oh = m * th + t;
-                        const float *row = dy + oh * OW + m * tw0;
-                        if (oh >= OH)
-                            memset(e[t], 0, sizeof e[t]);
-                        else if (ncol == m * nb)
-                            for (int k = 0; k < nb; k++)
-                                for (int p = 0; p < m; p++) e[t][p][k] = row[m * k + p];
-                        else
-                            for (int k = 0; k < m * nb; k++)
-                                e[t][k % m][k / m] = k < ncol ? row[k] : 0.0f;
-                    }
-                    for (int p = 0; p < m; p++) {  // along the height: A dY
-                        for (int t = 0; t < m; t++) in[t] = e[t][p];
-                        for (int r = 0; r < a; r++) out[r] = Ah[r][p];
-                        small_mm(a, m, &K->AT[0][0], 1, AMAX, out, in, nb);
-                    }
-                    float *mb = j->M + oc * nt + ((long)i * j->TH + th) * j->TW + tw0;
-                    for (int r = 0; r < a; r++) {  // along the width: (A dY) A^T
-                        for (int p = 0; p < m; p++) in[p] = Ah[r][p];
-                        for (int q = 0; q < a; q++) out[q] = mt[q];
-                        small_mm(a, m, &K->AT[0][0], 1, AMAX, out, in, nb);
-                        for (int q = 0; q < a; q++)
-                            memcpy(mb + (r * a + q) * xs, mt[q], (size_t)nb * sizeof(float));
-                    }
+        FOR_BLOCKS(j, b) {
+            const int ncol = OW - m * b.tw0 < m * b.nb ? OW - m * b.tw0 : m * b.nb;
+            for (int rr = 0; rr < b.nr; rr++) {
+                BLOCK_ROW(j, b, rr, i, th);
+                const float *dy = j->dout + ((int64_t)i * OC + oc) * OH * OW;
+                const int k0 = rr * b.nb;
+                for (int t = 0; t < m; t++) {
+                    const int oh = m * th + t;
+                    const float *row = dy + oh * OW + m * b.tw0;
+                    if (oh >= OH)
+                        for (int p = 0; p < m; p++)
+                            for (int k = 0; k < b.nb; k++) e[t][p][k0 + k] = 0.0f;
+                    else if (ncol == m * b.nb)
+                        for (int k = 0; k < b.nb; k++)
+                            for (int p = 0; p < m; p++) e[t][p][k0 + k] = row[m * k + p];
+                    else
+                        for (int k = 0; k < m * b.nb; k++)
+                            e[t][k % m][k0 + k / m] = k < ncol ? row[k] : 0.0f;
                 }
+            }
+            for (int p = 0; p < m; p++) {  // along the height: A dY
+                for (int t = 0; t < m; t++) in[t] = e[t][p];
+                for (int r = 0; r < a; r++) out[r] = Ah[r][p];
+                small_mm(a, m, &K->AT[0][0], 1, AMAX, out, in, b.nk);
+            }
+            float *mb = j->M + oc * nt + b.t0;
+            for (int r = 0; r < a; r++) {  // along the width: (A dY) A^T
+                for (int p = 0; p < m; p++) in[p] = Ah[r][p];
+                for (int q = 0; q < a; q++) out[q] = mt[q];
+                small_mm(a, m, &K->AT[0][0], 1, AMAX, out, in, b.nk);
+                for (int q = 0; q < a; q++)
+                    memcpy(mb + (r * a + q) * xs, mt[q], (size_t)b.nk * sizeof(float));
+            }
         }
 }
 
@@ -274,37 +303,39 @@ INLINE void dinput_rows(const wg_job *j, int64_t c0, int64_t c1, const wg_kind *
     const int m = K->m, a = m + 2;
     const int H = j->g->H, W = j->g->W, C = j->C;
     const long nt = j->nt, xs = (long)C * nt;
-    float S[AMAX][AMAX][TB], dd[AMAX][TB], acc[SEG];
+    float S[AMAX][AMAX][TB], dd[AMAX][AMAX][TB], acc[SEG];
     const float *in[AMAX];
     float *out[AMAX];
     for (int64_t c = c0; c < c1; c++)
-        for (int i = 0; i < j->ni; i++) {
-            float *dxc = j->dx + ((int64_t)i * C + c) * H * W;
-            for (int th = 0; th < j->TH; th++)
-                for (int tw0 = 0; tw0 < j->TW; tw0 += TB) {
-                    const int nb = j->TW - tw0 < TB ? j->TW - tw0 : TB, len = m * nb + 2;
-                    const float *vb = j->V + c * nt + ((long)i * j->TH + th) * j->TW + tw0;
-                    for (int q = 0; q < a; q++) {  // along the height: B dV
-                        for (int r = 0; r < a; r++) in[r] = vb + (r * a + q) * xs;
-                        for (int t = 0; t < a; t++) out[t] = S[t][q];
-                        small_mm(a, a, &K->BT[0][0], 1, AMAX, out, in, nb);
-                    }
-                    for (int r = 0; r < a; r++) {  // along the width: (B dV) B^T, overlap-add
-                        const int ih = m * th - 1 + r;
-                        if (ih < 0 || ih >= H) continue;
-                        for (int q = 0; q < a; q++) in[q] = S[r][q], out[q] = dd[q];
-                        small_mm(a, a, &K->BT[0][0], 1, AMAX, out, in, nb);
-                        for (int p = 0; p < m; p++)  // column m*k+p: phase p of tile k ...
-                            for (int k = 0; k < nb; k++) acc[m * k + p] = dd[p][k];
-                        acc[m * nb] = acc[m * nb + 1] = 0.0f;
-                        for (int p = m; p < a; p++)  // ... and phase p-m of tile k+1 overlaps it
-                            for (int k = 0; k < nb; k++) acc[m * (k + 1) + p - m] += dd[p][k];
-                        const int w0 = m * tw0 - 1;
-                        float *row = dxc + ih * W;
-                        const int k0 = w0 < 0 ? -w0 : 0, k1 = W - w0 < len ? W - w0 : len;
-                        for (int k = k0; k < k1; k++) row[w0 + k] += acc[k];
-                    }
+        FOR_BLOCKS(j, b) {
+            const float *vb = j->V + c * nt + b.t0;
+            for (int q = 0; q < a; q++) {  // along the height: B dV
+                for (int r = 0; r < a; r++) in[r] = vb + (r * a + q) * xs;
+                for (int t = 0; t < a; t++) out[t] = S[t][q];
+                small_mm(a, a, &K->BT[0][0], 1, AMAX, out, in, b.nk);
+            }
+            for (int r = 0; r < a; r++) {  // along the width: (B dV) B^T
+                for (int q = 0; q < a; q++) in[q] = S[r][q], out[q] = dd[r][q];
+                small_mm(a, a, &K->BT[0][0], 1, AMAX, out, in, b.nk);
+            }
+            const int len = m * b.nb + 2, w0 = m * b.tw0 - 1;
+            const int k0 = w0 < 0 ? -w0 : 0, k1 = W - w0 < len ? W - w0 : len;
+            for (int rr = 0; rr < b.nr; rr++) {  // overlapping tiles add
+                BLOCK_ROW(j, b, rr, i, th);
+                float *dxc = j->dx + ((int64_t)i * C + c) * H * W;
+                const int t0 = rr * b.nb;
+                for (int r = 0; r < a; r++) {
+                    const int ih = m * th - 1 + r;
+                    if (ih < 0 || ih >= H) continue;
+                    for (int p = 0; p < m; p++)  // column m*k+p: column p of tile k ...
+                        for (int k = 0; k < b.nb; k++) acc[m * k + p] = dd[r][p][t0 + k];
+                    acc[m * b.nb] = acc[m * b.nb + 1] = 0.0f;
+                    for (int p = m; p < a; p++)  // ... and column p-m of tile k+1 overlaps it
+                        for (int k = 0; k < b.nb; k++) acc[m * (k + 1) + p - m] += dd[r][p][t0 + k];
+                    float *row = dxc + ih * W;
+                    for (int k = k0; k < k1; k++) row[w0 + k] += acc[k];
                 }
+            }
         }
 }
 
