@@ -197,9 +197,15 @@ def main():
         subprocess.check_call([exe, raw, "61", "47", p("ycck.jpg")])
     for o in range(2, 9):
         big.save(p(f"exif{o}.jpg"), quality=90, exif=exif_bytes(o))
+    # libjpeg warns "Corrupt JPEG data: 4 extraneous bytes before marker 0xda"; PIL loads
+    # it silently with the clean file's pixels, so we must too
+    b420 = open(p("baseline420.jpg"), "rb").read()
+    sos = b420.index(b"\xff\xda")
+    open(p("extraneous.jpg"), "wb").write(b420[:sos] + b"\x00\x11\x22\x33" + b420[sos:])
     shutil.copy(p("rgb8.png"), p("png_named.jpg"))  # PNG bytes, wrong extension
     good += ["baseline420.jpg", "baseline444.jpg", "baseline422.jpg", "progressive.jpg", "gray.jpg",
-             "cmyk.jpg", "ycck.jpg"] + [f"exif{o}.jpg" for o in range(2, 9)] + ["png_named.jpg"]
+             "cmyk.jpg", "ycck.jpg"] + [f"exif{o}.jpg" for o in range(2, 9)] + ["png_named.jpg",
+             "extraneous.jpg"]
     photo = natural(500, 375, 3)
     photo.save(p("photo.jpg"), quality=88)
     tall = natural(45, 80, 4)

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 
 #include "core/escape.h"
@@ -342,8 +343,11 @@ static void jpeg_error_exit_fn(j_common_ptr c) {
 
 static void jpeg_emit_fn(j_common_ptr c, int level) {
     if (level >= 0) return;  // trace messages
-    // A warning means corrupt data (a truncated scan decodes "successfully" into grey
-    // pixels), so it is an error here.
+    // Junk between segments ("N extraneous bytes before marker") is skipped and leaves the
+    // pixels whole; PIL loads such files silently, and real photo collections have them.
+    if (c->err->msg_code == JWRN_EXTRANEOUS_DATA) return;
+    // Any other warning means corrupt data (a truncated scan decodes "successfully" into
+    // grey pixels), so it is an error here.
     jpeg_err *e = (jpeg_err *)c->err;
     char buf[JMSG_LENGTH_MAX];
     (*c->err->format_message)(c, buf);
