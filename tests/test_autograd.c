@@ -1,13 +1,17 @@
 // test_autograd.c: the engine's torch.autograd semantics (lib/core/autograd.c driven
 // through the ops of lib/ops): accumulation, retain_graph, external gradients, no-grad,
-// detach, pruning of frozen inputs, grad_fn names and next functions, and flat memory
-// over a loop of training steps.
+// detach, pruning of frozen inputs, grad_fn names and next functions, flat memory over a
+// loop of training steps, post-accumulate-grad hooks and the SGD step fused into backward
+// through them.
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "core/tensor.h"
+#include "nn/resnet18.h"
+#include "nn/sgd.h"
 #include "ops/ops.h"
 
 #define S(...) (int64_t[]){__VA_ARGS__}
@@ -310,6 +314,193 @@ START_TEST(test_diamond_graph) {
 }
 END_TEST
 
+// What a post-accumulate-grad hook saw: how often it ran, the gradient at that moment, and
+// whether the other watched leaf had its gradient yet.
+typedef struct {
+    int calls;
+    float grad[4];
+    tg_tensor *other;
+    bool other_had_grad;
+} hook_log;
+
+static void log_hook(void *arg, tg_tensor *t) {
+    hook_log *h = arg;
+    h->calls++;
+    for (int64_t i = 0; i < t->numel && i < 4; i++) h->grad[i] = t->grad[i];
+    h->other_had_grad = h->other && h->other->grad;
+}
+
+START_TEST(test_post_accumulate_grad_hook) {
+    tg_ctx c;
+    tg_ctx_init(&c);
+    tg_tensor *x = leaf(1, S(2), (float[]){3, -1}, false);
+    tg_tensor *w1 = leaf(1, S(2), (float[]){2, 5}, true);   // near the loss
+    tg_tensor *w2 = leaf(1, S(2), (float[]){-1, 4}, true);  // at the bottom, used twice
+    tg_tensor *frozen = leaf(1, S(2), (float[]){1, 1}, false);
+    tg_tensor *unused = leaf(1, S(2), (float[]){1, 1}, true);
+    hook_log l1 = {.other = w2}, l2 = {.other = w1}, lf = {0}, lu = {0};
+    tg_tensor_set_post_accumulate_grad_hook(w1, log_hook, &l1);
+    tg_tensor_set_post_accumulate_grad_hook(w2, log_hook, &l2);
+    tg_tensor_set_post_accumulate_grad_hook(frozen, log_hook, &lf);
+    tg_tensor_set_post_accumulate_grad_hook(unused, log_hook, &lu);
+    // h = w2*x + w2*w2 + frozen;  y = sum(h * w1)
+    // dy/dw1 = h = [-3+1+1, -4+16+1] = [-1, 13];  dy/dw2 = w1 * (x + 2 w2) = [2, 35]
+    tg_tensor *h = tg_add(&c, tg_add(&c, tg_mul(&c, w2, x), tg_mul(&c, w2, w2)), frozen);
+    tg_tensor *y = tg_sum(&c, tg_mul(&c, h, w1));
+    ck_assert_int_eq(tg_backward(&c, y, NULL, true), TG_OK);
+    // once each, with the complete gradient; w1's as soon as its one consumer ran, before
+    // backward reached w2; w2's after its last consumer (three input slots, two nodes)
+    ck_assert_int_eq(l1.calls, 1);
+    ck_assert_int_eq(l2.calls, 1);
+    assert_vals(l1.grad, (float[]){-1, 13}, 2);
+    assert_vals(l2.grad, (float[]){2, 35}, 2);
+    ck_assert(!l1.other_had_grad);
+    ck_assert(l2.other_had_grad);
+    assert_vals(w1->grad, (float[]){-1, 13}, 2);  // .grad keeps the gradient afterwards
+    assert_vals(w2->grad, (float[]){2, 35}, 2);
+    // not for a leaf that does not require grad, nor one outside the graph
+    ck_assert_int_eq(lf.calls, 0);
+    ck_assert_int_eq(lu.calls, 0);
+    // a second backward through the retained graph: once more, with the accumulated sum
+    ck_assert_int_eq(tg_backward(&c, y, NULL, false), TG_OK);
+    ck_assert_int_eq(l1.calls, 2);
+    ck_assert_int_eq(l2.calls, 2);
+    assert_vals(l2.grad, (float[]){4, 70}, 2);
+    // a leaf root: its hook runs after the given gradient is added
+    ck_assert_int_eq(tg_backward(&c, w1, (float[]){1, 1}, false), TG_OK);
+    ck_assert_int_eq(l1.calls, 3);
+    assert_vals(l1.grad, (float[]){-1, 27}, 2);
+    // removed: no more calls
+    tg_tensor_set_post_accumulate_grad_hook(w2, NULL, NULL);
+    ck_assert_int_eq(tg_backward(&c, tg_sum(&c, tg_mul(&c, w2, w1)), NULL, false), TG_OK);
+    ck_assert_int_eq(l2.calls, 2);
+    ck_assert_int_eq(l1.calls, 4);
+    tg_tensor *ts[] = {x, w1, w2, frozen, unused};
+    for (int i = 0; i < 5; i++) tg_tensor_free(ts[i]);
+    tg_ctx_free(&c);
+}
+END_TEST
+
+static bool same_floats(const float *a, const float *b, int64_t n) {
+    if (!a || !b) return a == b;
+    return !memcmp(a, b, (size_t)n * sizeof(float));
+}
+
+// resnet18 (10 classes) trained 3 steps on 2 random 32x32 images, with the SGD step after
+// backward or fused into it; returns the model and its optimizer for comparison.
+static tg_resnet18 *train_resnet(tg_sgd *sgd, tg_sgd_options o, const char *freeze, bool fused,
+                                 tg_ctx *c) {
+    tg_error err = {0};
+    tg_rng rng;
+    tg_rng_seed(&rng, 7);
+    tg_resnet18 *m = tg_resnet18_new(10, &rng, &err);
+    ck_assert_ptr_nonnull(m);
+    if (freeze) ck_assert_int_gt(tg_resnet18_freeze(m, freeze), 0);
+    tg_tensor *params[TG_RESNET18_N_PARAMS];
+    int n = tg_resnet18_params(m, params);
+    ck_assert_int_eq(tg_sgd_init(sgd, params, n, o, &err), TG_OK);
+    if (fused) tg_sgd_set_fused(sgd, true);
+    tg_tensor *x = tg_tensor_randn(4, S(2, 3, 32, 32), &rng);
+    int64_t labels[2] = {3, 8};
+    for (int step = 0; step < 3; step++) {
+        tg_sgd_zero_grad(sgd);
+        tg_tensor *loss = tg_cross_entropy(c, tg_resnet18_forward(c, m, x), labels, 0.0f);
+        ck_assert_ptr_nonnull(loss);
+        tg_tensor *fc = params[tg_sgd_find(sgd, "fc.weight")];  // (10, 512)
+        float *before = malloc((size_t)fc->numel * sizeof(float));
+        ck_assert_ptr_nonnull(before);
+        memcpy(before, fc->data, (size_t)fc->numel * sizeof(float));
+        ck_assert_int_eq(tg_backward(c, loss, NULL, false), TG_OK);
+        // fused: every trainable parameter is already updated, and only those
+        for (int i = 0; fused && i < n; i++)
+            ck_assert_msg(sgd->done[i] == params[i]->requires_grad, "%s", params[i]->name);
+        ck_assert(fused == !same_floats(before, fc->data, fc->numel));
+        free(before);
+        tg_sgd_step(sgd);
+        for (int i = 0; i < n; i++) ck_assert(!sgd->done[i]);
+        tg_ctx_reset(c);
+    }
+    tg_tensor_free(x);
+    return m;
+}
+
+START_TEST(test_fused_sgd_bitwise) {
+    const tg_sgd_options opts[] = {
+        {.lr = 0.05f, .momentum = 0.9f},
+        {.lr = 0.03f, .momentum = 0.9f, .weight_decay = 5e-3f, .nesterov = true},
+        {.lr = 0.02f, .momentum = 0.8f, .dampening = 0.25f, .weight_decay = 1e-3f},
+        {.lr = 0.1f, .weight_decay = 1e-2f},
+        {.lr = 0.1f},
+    };
+    tg_ctx c;
+    tg_ctx_init(&c);
+    for (int k = 0; k < 5; k++) {
+        const char *freeze = k == 1 ? "layer1.*" : NULL;
+        tg_sgd a, b;
+        tg_resnet18 *ma = train_resnet(&a, opts[k], freeze, false, &c);
+        tg_resnet18 *mb = train_resnet(&b, opts[k], freeze, true, &c);
+        for (int i = 0; i < a.n; i++) {
+            tg_tensor *p = a.params[i], *q = b.params[i];
+            ck_assert_msg(same_floats(p->data, q->data, p->numel), "case %d: %s", k, p->name);
+            ck_assert_msg(same_floats(p->grad, q->grad, p->numel), "case %d: %s .grad", k, p->name);
+            ck_assert_msg(same_floats(tg_sgd_buffer(&a, i), tg_sgd_buffer(&b, i), p->numel),
+                          "case %d: %s momentum", k, p->name);
+            ck_assert_msg(!p->requires_grad == !p->grad, "case %d: %s", k, p->name);
+        }
+        tg_sgd_free(&a);
+        tg_sgd_free(&b);
+        tg_resnet18_free(ma);
+        tg_resnet18_free(mb);
+    }
+    tg_ctx_free(&c);
+}
+END_TEST
+
+// What a hook cannot do, step does: a parameter backward did not reach (its .grad still
+// marked zero by zero_grad) gets the same zero-gradient update (decay and momentum) as in
+// the unfused step; a parameter without .grad is skipped.
+START_TEST(test_fused_sgd_unreached) {
+    tg_sgd_options o = {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 0.01f};
+    float out[2][3][2];  // (fused?, parameter, element)
+    float bufs[2][2][2];
+    for (int fused = 0; fused < 2; fused++) {
+        tg_ctx c;
+        tg_ctx_init(&c);
+        tg_tensor *p = leaf(1, S(2), (float[]){1, -2}, true);
+        tg_tensor *q = leaf(1, S(2), (float[]){0.5f, 3}, true);
+        tg_tensor *r = leaf(1, S(2), (float[]){7, 8}, true);
+        tg_tensor *ps[3] = {p, q, r};
+        tg_sgd s;
+        tg_error err = {0};
+        ck_assert_int_eq(tg_sgd_init(&s, ps, 3, o, &err), TG_OK);
+        tg_sgd_set_fused(&s, fused);
+        for (int step = 0; step < 3; step++) {
+            tg_sgd_zero_grad(&s);
+            // step 0 reaches p and q, later steps only p: q's gradient stays marked zero
+            tg_tensor *y = tg_mul(&c, p, p);
+            if (step == 0) y = tg_add(&c, y, q);
+            ck_assert_int_eq(tg_backward(&c, tg_sum(&c, y), NULL, false), TG_OK);
+            ck_assert(s.done[0] == fused && s.done[1] == (fused && step == 0) && !s.done[2]);
+            tg_sgd_step(&s);
+            tg_ctx_reset(&c);
+        }
+        ck_assert_ptr_null(r->grad);
+        for (int i = 0; i < 3; i++) memcpy(out[fused][i], ps[i]->data, sizeof out[fused][i]);
+        for (int i = 0; i < 2; i++) memcpy(bufs[fused][i], tg_sgd_buffer(&s, i), sizeof bufs[0][i]);
+        ck_assert_ptr_null(tg_sgd_buffer(&s, 2));
+        ck_assert_float_eq(q->grad[0], 0.0f);
+        tg_sgd_free(&s);
+        ck_assert(p->post_accumulate_hook == NULL);  // free removed the hooks
+        for (int i = 0; i < 3; i++) tg_tensor_free(ps[i]);
+        tg_ctx_free(&c);
+    }
+    ck_assert(!memcmp(out[0], out[1], sizeof out[0]));
+    ck_assert(!memcmp(bufs[0], bufs[1], sizeof bufs[0]));
+    ck_assert(out[0][1][0] != 0.5f);  // q moved on its zero-gradient steps
+    ck_assert(out[0][2][0] == 7.0f);  // r never had a gradient
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("autograd");
     TCase *tc = tcase_create("autograd");
@@ -324,6 +515,9 @@ int main(void) {
     tcase_add_test(tc, test_grad_fn_names_and_next_functions);
     tcase_add_test(tc, test_arena_steady_state_training_loop);
     tcase_add_test(tc, test_diamond_graph);
+    tcase_add_test(tc, test_post_accumulate_grad_hook);
+    tcase_add_test(tc, test_fused_sgd_bitwise);
+    tcase_add_test(tc, test_fused_sgd_unreached);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

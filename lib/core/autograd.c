@@ -134,6 +134,51 @@ nomem:
     return -1;
 }
 
+void tg_tensor_set_post_accumulate_grad_hook(tg_tensor *t, tg_grad_hook_fn fn, void *arg) {
+    TG_ASSERT(t && !t->grad_fn,
+              "tg_tensor_set_post_accumulate_grad_hook: hooks go on leaves (parameters), not on "
+              "tensors made by an op");
+    t->post_accumulate_hook = fn;
+    t->post_accumulate_arg = fn ? arg : NULL;
+}
+
+static bool is_hooked_leaf(const tg_tensor *t) {
+    return t && t->requires_grad && !t->grad_fn && t->post_accumulate_hook;
+}
+
+// Counts, for each hooked leaf, the nodes of this backward that take it as an input (once
+// per input slot: a node that uses it twice adds into its gradient twice). Returns
+// this backward's mark on them, or 0 if there is none.
+static uint32_t count_hooked_consumers(tg_ctx *c, tg_node *const *order, int64_t n) {
+    const uint32_t gen = ++c->visit_gen ? c->visit_gen : ++c->visit_gen;
+    bool any = false;
+    for (int64_t i = 0; i < n; i++)
+        for (int k = 0; k < order[i]->n_in; k++) {
+            tg_tensor *t = order[i]->in[k];
+            if (!is_hooked_leaf(t)) continue;
+            if (t->hook_gen != gen) {
+                t->hook_gen = gen;
+                t->hook_pending = 0;
+                t->hook_reached = false;
+            }
+            t->hook_pending++;
+            any = true;
+        }
+    return any ? gen : 0;
+}
+
+// After node's backward (ran: it wrote its inputs' gradients) or its skipping: a hooked
+// leaf whose last consumer this was has its complete gradient, so its hook runs now.
+static void consumer_done(uint32_t gen, tg_node *node, bool ran) {
+    for (int k = 0; k < node->n_in; k++) {
+        tg_tensor *t = node->in[k];
+        if (!is_hooked_leaf(t) || t->hook_gen != gen) continue;
+        t->hook_reached |= ran;
+        if (--t->hook_pending == 0 && t->hook_reached)
+            t->post_accumulate_hook(t->post_accumulate_arg, t);
+    }
+}
+
 tg_status tg_backward(tg_ctx *c, tg_tensor *root, const float *grad, bool retain_graph) {
     if (!root) {
         if (c->err.status == TG_OK)
@@ -157,12 +202,14 @@ tg_status tg_backward(tg_ctx *c, tg_tensor *root, const float *grad, bool retain
         float *d = tg_grad_buf(c, root);
         if (!d) return c->err.status;
         for (int64_t i = 0; i < root->numel; i++) d[i] += g[i];
+        if (root->post_accumulate_hook) root->post_accumulate_hook(root->post_accumulate_arg, root);
         return TG_OK;
     }
     tg_node **order = NULL;
     int64_t n = topo_sort(c, root->grad_fn, &order);
     if (n < 0) return c->err.status;
     for (int64_t i = 0; i < n; i++) order[i]->out->gbuf = NULL;
+    const uint32_t hooks = count_hooked_consumers(c, order, n);
     float *rg = tg_grad_buf(c, root);
     tg_status st = TG_OK;
     if (!rg) {
@@ -172,7 +219,10 @@ tg_status tg_backward(tg_ctx *c, tg_tensor *root, const float *grad, bool retain
     memcpy(rg, g, (size_t)root->numel * sizeof(float));
     for (int64_t i = n - 1; i >= 0; i--) {
         tg_node *node = order[i];
-        if (!node->out->gbuf) continue;  // no gradient reached this node
+        if (!node->out->gbuf) {  // no gradient reached this node
+            if (hooks) consumer_done(hooks, node, false);
+            continue;
+        }
         // What a backward allocates from the arena is scratch: give it back right after.
         tg_arena_mark mark = tg_arena_get_mark(&c->arena);
         st = node->op->backward(c, node, node->out->gbuf);
@@ -185,6 +235,7 @@ tg_status tg_backward(tg_ctx *c, tg_tensor *root, const float *grad, bool retain
                 tg_error_set(&c->err, st, "backward of %s failed", node->op->name);
             goto done;
         }
+        if (hooks) consumer_done(hooks, node, true);
     }
 done:
     for (int64_t i = 0; i < n; i++) {

@@ -44,6 +44,9 @@ typedef struct tg_ctx tg_ctx;
 
 typedef enum { TG_F32 = 0, TG_BOOL = 1 } tg_dtype;  // TG_BOOL: data holds 0.0f / 1.0f
 
+// A leaf's post-accumulate-grad hook (see tg_tensor_set_post_accumulate_grad_hook).
+typedef void (*tg_grad_hook_fn)(void *arg, tg_tensor *t);
+
 struct tg_tensor {
     int ndim;
     int64_t shape[TG_MAX_DIMS];
@@ -60,6 +63,11 @@ struct tg_tensor {
     bool owns_data;       // persistent and data is its own allocation
     tg_dtype dtype;
     const char *name;     // optional, not owned (parameter name for messages)
+    tg_grad_hook_fn post_accumulate_hook;  // leaves: see tg_tensor_set_post_accumulate_grad_hook
+    void *post_accumulate_arg;
+    uint32_t hook_gen;    // the engine's, during one backward: the backward that counted
+    int32_t hook_pending; // consumers of this hooked leaf still to run in it
+    bool hook_reached;    // one of them ran (wrote the gradient)
 };
 
 // An op's backward: adds J^T·dout into the gradient buffers of the node's inputs.
@@ -133,6 +141,14 @@ void tg_tensor_zero_grad(tg_tensor *t);
 void tg_tensor_zero_grad_lazy(tg_tensor *t);
 // t's .grad with any deferred zeroing done (NULL if it has none).
 float *tg_tensor_grad(tg_tensor *t);
+// PyTorch 2.x's Tensor.register_post_accumulate_grad_hook, one hook per leaf (fn NULL
+// removes it): each tg_backward that computes t's gradient calls fn(arg, t) once, as soon as
+// every node of the graph that consumes t has run, so .grad is complete (and hot in cache)
+// while the rest of backward goes on. Not called for a leaf that no gradient reached, nor
+// for one that does not require grad. The hook may change t->data (an optimizer step fused
+// into backward): nothing later in this backward reads it through the graph, but a tensor
+// sharing t's data without a graph edge (tg_detach) would see the new values. Leaves only.
+void tg_tensor_set_post_accumulate_grad_hook(tg_tensor *t, tg_grad_hook_fn fn, void *arg);
 
 // ---- arena tensors, for ops ----
 tg_tensor *tg_ctx_tensor(tg_ctx *c, int ndim, const int64_t *shape);  // uninitialised data

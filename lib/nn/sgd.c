@@ -12,6 +12,11 @@
 // it streams parameters, gradients and buffers once).
 #define SGD_CHUNK ((int64_t)1 << 16)
 
+struct tg_sgd_hook {
+    tg_sgd *s;
+    int i;
+};
+
 tg_status tg_sgd_init(tg_sgd *s, tg_tensor *const *params, int n, tg_sgd_options opt,
                       tg_error *err) {
     memset(s, 0, sizeof *s);
@@ -30,7 +35,10 @@ tg_status tg_sgd_init(tg_sgd *s, tg_tensor *const *params, int n, tg_sgd_options
     s->params = calloc((size_t)(n > 0 ? n : 1), sizeof *s->params);
     s->buf = calloc((size_t)(n > 0 ? n : 1), sizeof *s->buf);
     s->buf_init = calloc((size_t)(n > 0 ? n : 1), sizeof *s->buf_init);
-    if (!s->params || !s->buf || !s->buf_init) goto nomem;
+    s->done = calloc((size_t)(n > 0 ? n : 1), sizeof *s->done);
+    s->hooks = calloc((size_t)(n > 0 ? n : 1), sizeof *s->hooks);
+    s->chunk0 = calloc((size_t)n + 1, sizeof *s->chunk0);
+    if (!s->params || !s->buf || !s->buf_init || !s->done || !s->hooks || !s->chunk0) goto nomem;
     s->n = n;
     for (int i = 0; i < n; i++) {
         TG_ASSERT(params[i] && params[i]->persistent,
@@ -45,11 +53,13 @@ tg_status tg_sgd_init(tg_sgd *s, tg_tensor *const *params, int n, tg_sgd_options
     s->chunks = malloc((size_t)(s->n_chunks > 0 ? s->n_chunks : 1) * sizeof *s->chunks);
     if (!s->chunks) goto nomem;
     int64_t k = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         for (int64_t j = 0; j < params[i]->numel; j += SGD_CHUNK)
             s->chunks[k++] = (tg_sgd_chunk){i, j, j + SGD_CHUNK < params[i]->numel
                                                       ? j + SGD_CHUNK
                                                       : params[i]->numel};
+        s->chunk0[i + 1] = k;
+    }
     return TG_OK;
 nomem:
     tg_sgd_free(s);
@@ -57,11 +67,15 @@ nomem:
 }
 
 void tg_sgd_free(tg_sgd *s) {
+    if (s->fused) tg_sgd_set_fused(s, false);
     if (s->buf)
         for (int i = 0; i < s->n; i++) free(s->buf[i]);
     free(s->buf);
     free(s->buf_init);
     free(s->chunks);
+    free(s->chunk0);
+    free(s->done);
+    free(s->hooks);
     free(s->params);
     memset(s, 0, sizeof *s);
 }
@@ -119,7 +133,37 @@ static void sgd_chunks(void *arg, int64_t c0, int64_t c1) {
     }
 }
 
+typedef struct {
+    tg_sgd *s;
+    int64_t c0;
+} sgd_from_job;
+
+// chunks [j->c0 + c0, j->c0 + c1)
+static void sgd_chunks_from(void *arg, int64_t c0, int64_t c1) {
+    const sgd_from_job *j = arg;
+    sgd_chunks(j->s, j->c0 + c0, j->c0 + c1);
+}
+
+// Parameter i's update, as tg_sgd_step does it for every parameter.
+static void sgd_param(tg_sgd *s, int i) {
+    tg_tensor *p = s->params[i];
+    if (p->grad_zero) tg_tensor_grad(p);
+    if (!p->grad) return;
+    sgd_from_job j = {s, s->chunk0[i]};
+    tg_parallel_for(s->chunk0[i + 1] - s->chunk0[i], SGD_CHUNK, sgd_chunks_from, &j);
+    if (s->buf[i]) s->buf_init[i] = true;
+}
+
 void tg_sgd_step(tg_sgd *s) {
+    int left = 0;
+    for (int i = 0; i < s->n; i++) left += !s->done[i];
+    if (left < s->n) {  // fused: the hooks updated the others during backward
+        for (int i = 0; i < s->n; i++) {
+            if (!s->done[i]) sgd_param(s, i);
+            s->done[i] = false;
+        }
+        return;
+    }
     // a gradient still marked by the lazy zero_grad (backward did not reach the parameter)
     // is zeros: write them, so the update and any later reader see them
     for (int i = 0; i < s->n; i++)
@@ -127,6 +171,26 @@ void tg_sgd_step(tg_sgd *s) {
     tg_parallel_for(s->n_chunks, SGD_CHUNK, sgd_chunks, s);
     for (int i = 0; i < s->n; i++)
         if (s->params[i]->grad && s->buf[i]) s->buf_init[i] = true;
+}
+
+// The post-accumulate-grad hook of a parameter: its gradient is complete, update it now.
+static void sgd_hook(void *arg, tg_tensor *t) {
+    struct tg_sgd_hook *h = arg;
+    (void)t;
+    TG_ASSERT(!h->s->done[h->i],
+              "fused SGD: a parameter's gradient was completed twice before tg_sgd_step (a "
+              "second backward accumulating into it?); accumulation or clipping needs the "
+              "unfused step: tg_sgd_set_fused(s, false)");
+    sgd_param(h->s, h->i);
+    h->s->done[h->i] = true;
+}
+
+void tg_sgd_set_fused(tg_sgd *s, bool on) {
+    for (int i = 0; i < s->n; i++) {
+        s->hooks[i] = (struct tg_sgd_hook){s, i};
+        tg_tensor_set_post_accumulate_grad_hook(s->params[i], on ? sgd_hook : NULL, &s->hooks[i]);
+    }
+    s->fused = on;
 }
 
 void tg_sgd_zero_grad(tg_sgd *s) {

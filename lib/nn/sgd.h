@@ -38,6 +38,10 @@ typedef struct {
     bool *buf_init;      // (n,) buffer i holds state (PyTorch's 'momentum_buffer' exists)
     tg_sgd_chunk *chunks;  // (n_chunks,) every parameter cut into slices
     int64_t n_chunks;
+    int64_t *chunk0;     // (n + 1,) parameter i's slices are chunks[chunk0[i] .. chunk0[i + 1])
+    bool fused;          // tg_sgd_set_fused: parameters are updated by hooks during backward
+    bool *done;          // (n,) parameter i was updated by its hook since the last step
+    struct tg_sgd_hook *hooks;  // (n,) the hooks' arguments
 } tg_sgd;
 
 // params: n persistent tensors (copied pointer list). TG_ERR_VALUE on bad options
@@ -45,6 +49,7 @@ typedef struct {
 // TG_ERR_NOMEM if the momentum buffers cannot be allocated.
 tg_status tg_sgd_init(tg_sgd *s, tg_tensor *const *params, int n, tg_sgd_options opt,
                       tg_error *err);
+// Removes the hooks of tg_sgd_set_fused: free the optimizer before its parameters.
 void tg_sgd_free(tg_sgd *s);
 // One optimizer step over every parameter that has a .grad.
 void tg_sgd_step(tg_sgd *s);
@@ -52,6 +57,18 @@ void tg_sgd_step(tg_sgd *s);
 // each is marked (tg_tensor_zero_grad_lazy) and the next backward stores its gradient
 // instead of adding it; read a gradient between zero_grad and backward with tg_tensor_grad.
 void tg_sgd_zero_grad(tg_sgd *s);
+// Opt-in: the optimizer step fused into backward (PyTorch 2.x's optimizer-in-backward,
+// through tg_tensor_set_post_accumulate_grad_hook). On, each parameter is updated as soon
+// as backward has completed its gradient, while gradient and weights are still in cache;
+// tg_sgd_step then updates only the parameters no hook reached (none reached by backward,
+// or a .grad marked by zero_grad and never written) and ends the step. Parameters, .grad
+// and momentum buffers are bitwise those of backward then tg_sgd_step. Only for the plain
+// loop zero_grad, forward, backward, step: nothing may read or change a gradient between
+// backward and step (no accumulation over several backwards: that asserts; no clipping),
+// opt.lr must not change between backward and step, and if backward fails midway some
+// parameters are already updated. s must stay at the same address while on. Off removes
+// the hooks.
+void tg_sgd_set_fused(tg_sgd *s, bool on);
 
 // Checkpoint state. tg_sgd_buffer: param i's momentum buffer (numel floats) or NULL if it
 // has none yet. tg_sgd_set_buffer copies numel floats in and marks it initialised; numel
