@@ -277,6 +277,69 @@ START_TEST(test_maxpool_values) {
 }
 END_TEST
 
+// ResNet's max-pool with argmax against a brute-force row-major scan of each window (the
+// first maximum, or the last NaN, as PyTorch): values and where backward sends each output's
+// gradient, on every side 1..9, with ties (small integers), NaN and infinities.
+START_TEST(test_maxpool_argmax_bruteforce) {
+    tg_rng r;
+    tg_rng_seed(&r, 91);
+    for (int64_t H = 1; H <= 9; H++)
+        for (int64_t W = 1; W <= 9; W++)
+            for (int trial = 0; trial < 3; trial++) {
+                int64_t xs[4] = {1, 2, H, W};
+                tg_tensor *x = tg_tensor_zeros(4, xs);
+                for (int64_t i = 0; i < x->numel; i++) {
+                    const uint64_t k = tg_rng_below(&r, 20);
+                    x->data[i] = k == 0 ? NAN : k == 1 ? INFINITY : k == 2 ? -INFINITY
+                                                                           : (float)(k % 4);
+                }
+                tg_tensor_set_requires_grad(x, true);
+                tg_ctx c;
+                tg_ctx_init(&c);
+                tg_tensor *y = tg_maxpool2d(&c, x, 3, 2, 1);
+                ck_assert_ptr_nonnull(y);
+                const int64_t OH = y->shape[2], OW = y->shape[3];
+                float *g = malloc((size_t)y->numel * sizeof(float));
+                float *want = calloc((size_t)x->numel, sizeof(float));
+                for (int64_t i = 0; i < y->numel; i++) g[i] = (float)(1 << (i % 20));
+                for (int64_t pl = 0; pl < 2; pl++)
+                    for (int64_t oh = 0; oh < OH; oh++)
+                        for (int64_t ow = 0; ow < OW; ow++) {
+                            // PyTorch: best -inf at the first in-bounds element; a larger
+                            // value or a NaN takes over
+                            float best = -INFINITY;
+                            int64_t bi = -1;
+                            for (int64_t h = 2 * oh - 1; h <= 2 * oh + 1; h++)
+                                for (int64_t w = 2 * ow - 1; w <= 2 * ow + 1; w++) {
+                                    if (h < 0 || h >= H || w < 0 || w >= W) continue;
+                                    const int64_t idx = (pl * H + h) * W + w;
+                                    if (bi < 0) bi = idx;
+                                    const float v = x->data[idx];
+                                    if (v > best || v != v) {
+                                        best = v;
+                                        bi = idx;
+                                    }
+                                }
+                            const int64_t o = (pl * OH + oh) * OW + ow;
+                            const float got = y->data[o];
+                            ck_assert_msg(isnan(best) ? isnan(got) : got == best,
+                                          "%lldx%lld out %lld: %g, want %g", (long long)H,
+                                          (long long)W, (long long)o, got, best);
+                            want[bi] += g[o];
+                        }
+                ck_assert_int_eq(tg_backward(&c, y, g, false), TG_OK);
+                for (int64_t i = 0; i < x->numel; i++)
+                    ck_assert_msg(x->grad[i] == want[i], "%lldx%lld trial %d: dx[%lld] %g, want %g",
+                                  (long long)H, (long long)W, trial, (long long)i, x->grad[i],
+                                  want[i]);
+                free(g);
+                free(want);
+                tg_ctx_free(&c);
+                tg_tensor_free(x);
+            }
+}
+END_TEST
+
 START_TEST(test_stem_errors) {
     tg_rng r;
     tg_rng_seed(&r, 5);
@@ -322,6 +385,7 @@ static Suite *suite(void) {
                         (int)(sizeof conv_cases / sizeof conv_cases[0]));
     tcase_add_loop_test(t, test_bn_relu_conv_gradcheck, 0, 2);
     tcase_add_test(t, test_maxpool_values);
+    tcase_add_test(t, test_maxpool_argmax_bruteforce);
     tcase_add_test(t, test_stem_errors);
     suite_add_tcase(s, t);
     return s;
