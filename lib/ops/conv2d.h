@@ -37,12 +37,13 @@ void tg_conv2d_set_algo(tg_conv_algo a);
 // faster than im2col on every 3x3 layer (256 to 12544 tiles); at batch 1, 64x64 it is 1.4x
 // faster at 64 tiles (layer1), ties at 16 and loses 2-4x below, where transforming the
 // weights outweighs the small gemms. F(4x4) takes over from TG_WINOGRAD4_MIN_TILES 6x6
-// tiles: at batch 16, 224x224 (64 to 3136 tiles) it was 1.1-1.5x faster than F(2x2) on
-// every 3x3 layer (bench_ops, 1 and 2 threads, several runs on a busy machine). Below, at
-// batch 1-2 and 64x64, the measurements were mixed and F(4x4)'s float32 error (about ten
-// times F(2x2)'s, see winograd.c) is less diluted: forced on the 8x8 layers of
-// test_resnet18's parity case it misses one tolerance (a BatchNorm bias after three steps,
-// 2.2e-5 against 9.6e-6), so those keep F(2x2).
+// tiles: at batch 16, 224x224 (64 to 3136 tiles) it was faster than F(2x2) on every 3x3
+// layer (bench_ops, 1 thread CPU time, fwd+dx+dw: layer1 58 vs 101 ms, layer2 56 vs 82,
+// layer3 68 vs 78, layer4 78 vs 94; busy machine). Below, at batch 1-2 and 64x64, the
+// measurements were mixed and F(4x4)'s float32 error (five to ten times F(2x2)'s, see
+// winograd.c) is less diluted: forced on the 8x8 layers of test_resnet18's parity case it
+// misses one tolerance (a BatchNorm bias after three steps, 2.2e-5 against 9.6e-6), so
+// those keep F(2x2).
 #define TG_WINOGRAD_MIN_TILES 64
 #define TG_WINOGRAD4_MIN_TILES 64
 int tg_winograd_auto(const tg_conv_geom *g, int N);

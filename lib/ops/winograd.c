@@ -8,9 +8,10 @@
 // F(2x2, 3x3), points 0, 1, -1, ∞ (only 1 and 1/2: float32 error near 1e-6 relative):
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
 //   A^T = [1 1 1 0; 0 1 -1 -1].
-// F(4x4, 3x3), points 0, 1, -1, 1/2, -2, ∞ (Lavin & Gray's construction; these points
-// instead of their 0, +-1, +-2 halve the float32 error, as Barabasz et al. 2020 found, and
-// keep B^T dyadic, so the input transform rounds only its sums):
+// F(4x4, 3x3), points 0, 1, -1, 1/2, -2, ∞ (the Toom-Cook construction Lavin & Gray use;
+// these points instead of their 0, +-1, +-2 halved the float32 error here, see below, and
+// Barabasz et al. 2020 discuss choosing points for accuracy; B^T stays dyadic, so the
+// input transform rounds only its sums):
 //   B^T = [1 -3/2 -2 3/2 1 0; 0 -1 1/2 5/2 1 0; 0 1 -5/2 1/2 1 0; 0 -2 -1 2 1 0;
 //          0 1/2 -1 -1/2 1 0; 0 1 -3/2 -2 3/2 1],
 //   G = [1 0 0; 1/3 1/3 1/3; -1/3 1/3 -1/3; -16/15 -8/15 -4/15; 1/15 -2/15 4/15; 0 0 1],
