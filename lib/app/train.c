@@ -234,8 +234,15 @@ static tg_status make_sgd(trainer *t) {
         .nesterov = t->cfg->nesterov,
     };
     tg_status st = tg_sgd_init(&t->sgd, params, n, o, t->err);
-    if (!st) t->sgd_ready = true;
-    return st;
+    if (st) return st;
+    t->sgd_ready = true;
+    // A step is zero_grad, forward, backward, step, with nothing between backward and step
+    // (the config has no gradient accumulation or clipping), so each parameter is updated
+    // during backward as soon as its gradient is complete: bitwise the same as the step
+    // after backward, without reading every gradient and weight back from memory. A failed
+    // backward ends the run without saving, so a partly updated model is never written.
+    tg_sgd_set_fused(&t->sgd, true);
+    return TG_OK;
 }
 
 // ---- the training file list ----
