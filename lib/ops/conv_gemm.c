@@ -7,6 +7,7 @@
 #include "conv_gemm.h"
 
 #include <cblas.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,9 +72,42 @@ typedef struct {
     float *c;
 } rows_job;
 
+// Each thread first reads its block of a (the weights, for the forward and input-gradient
+// products) once, a load per cache line, when the block fits in 3/4 of L2 and is not tiny:
+// OpenBLAS's packing of a block not yet in cache reads it at 5-9 GB/s, a plain pass streams
+// it. bench --batch 1 --size 64 (layer2 and layer3 products), 8 alternations on a shared
+// machine: step medians 19.4 -> 17.9 ms, better in every pair. Reads only: results are
+// unchanged. TG_GEMM_TOUCH=0 in the environment turns it off, for measurements.
+#define TOUCH_MIN ((int64_t)1 << 16)   // floats (256 KB)
+#define TOUCH_MAX ((int64_t)3 << 17)   // floats (1.5 MB; layer3's half weights are 1.2 MB)
+
+static float touch_block(const float *a, int64_t R, int64_t C, int64_t ld) {
+    float s = 0.0f;
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t c = 0; c < C; c += 16) s += a[r * ld + c];
+    return s;
+}
+
+static _Atomic int touch_sink;  // the sum is compared, so the reads stay
+
+static bool touch_on(void) {
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("TG_GEMM_TOUCH");
+        v = !e || atoi(e) != 0;
+    }
+    return v;
+}
+
 static void rows_task(void *arg, int64_t m0, int64_t m1) {
     const rows_job *j = arg;
     const float *a = j->ta == CblasNoTrans ? j->a + m0 * j->lda : j->a + m0;
+    const int64_t block = (m1 - m0) * j->K;  // floats of a this thread reads
+    if (block >= TOUCH_MIN && block <= TOUCH_MAX && touch_on()) {
+        const float sum = j->ta == CblasNoTrans ? touch_block(a, m1 - m0, j->K, j->lda)
+                                                : touch_block(a, j->K, m1 - m0, j->lda);
+        if (sum == -1.0f) atomic_store(&touch_sink, 1);
+    }
     cblas_sgemm(CblasRowMajor, j->ta, j->tb, (int)(m1 - m0), j->N, j->K, 1.0f, a, j->lda, j->b,
                 j->ldb, j->beta, j->c + m0 * j->ldc, j->ldc);
 }
