@@ -340,6 +340,39 @@ START_TEST(test_maxpool_argmax_bruteforce) {
 }
 END_TEST
 
+// Without a graph the pool runs before BN + ReLU only where that is exact: a channel with
+// BN weight 0 (-inf * 0 is NaN), an infinite scale (0 * inf) or shift (inf - inf) gives the
+// chain's NaN, as PyTorch does, not the normalised window maximum. No weight is negative
+// (a negative one used to turn the pool-first path off for every channel).
+START_TEST(test_stem_no_graph_nonfinite) {
+    const int64_t xs[4] = {2, 6, 3, 4}, cs[1] = {6};
+    tg_tensor *x = tg_tensor_zeros(4, xs);
+    for (int64_t i = 0; i < x->numel; i++) x->data[i] = (float)(i % 7) - 3.0f;
+    for (int64_t pl = 0; pl < 12; pl++) {
+        x->data[pl * 12 + 5] = -INFINITY;
+        x->data[pl * 12 + 2] = pl % 2 ? INFINITY : 0.0f;
+    }
+    tg_tensor *w = tg_tensor_from(1, cs, (float[]){0, 1, 0.5f, 1e38f, 1, 2});
+    tg_tensor *b = tg_tensor_from(1, cs, (float[]){0.5f, 0, 0, 0, 0, -1});
+    tg_tensor *rm = tg_tensor_from(1, cs, (float[]){0, 0, 0, 0, 3e38f, 0.25f});
+    tg_tensor *rv = tg_tensor_from(1, cs, (float[]){1, 1, 1, 1e-6f, 1e-6f, 2});
+    tg_ctx c;
+    tg_ctx_init(&c);
+    tg_tensor *f = tg_batchnorm2d_relu_maxpool(&c, x, w, b, rm, rv, false, 0.1f, 1e-5f, NULL);
+    tg_tensor *y = tg_batchnorm2d(&c, x, w, b, rm, rv, false, 0.1f, 1e-5f);
+    tg_tensor *ch = tg_maxpool2d(&c, tg_relu_(&c, y), 3, 2, 1);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(ch);
+    for (int64_t i = 0; i < ch->numel; i++)
+        ck_assert_msg(isnan(ch->data[i]) ? isnan(f->data[i]) : f->data[i] == ch->data[i],
+                      "output %lld (channel %lld): %g, want %g", (long long)i,
+                      (long long)(i / 4 % 6), f->data[i], ch->data[i]);
+    tg_ctx_free(&c);
+    tg_tensor *ts[] = {x, w, b, rm, rv};
+    for (int i = 0; i < 5; i++) tg_tensor_free(ts[i]);
+}
+END_TEST
+
 START_TEST(test_stem_errors) {
     tg_rng r;
     tg_rng_seed(&r, 5);
@@ -365,6 +398,18 @@ START_TEST(test_stem_errors) {
     ck_assert_ptr_null(tg_batchnorm2d_relu_maxpool(&c, x3, w, b, NULL, NULL, true, 0.1f, 1e-5f, NULL));
     ck_assert_msg(strstr(c.err.msg, "input (3, 6, 6) is not (N, C, H, W)") != NULL, "%s",
                   c.err.msg);
+    // a zero side: refused as tg_maxpool2d refuses it (the output would be 1 wide)
+    int64_t zs[2][4] = {{2, 3, 0, 6}, {2, 3, 6, 0}};
+    for (int k = 0; k < 2; k++) {
+        tg_error_clear(&c.err);
+        tg_tensor *xz = tg_ctx_tensor(&c, 4, zs[k]);
+        int64_t rs[1] = {3};
+        tg_tensor *rm = tg_ctx_tensor(&c, 1, rs), *rv = tg_ctx_tensor(&c, 1, rs);
+        for (int i = 0; i < 3; i++) rm->data[i] = 0.0f, rv->data[i] = 1.0f;
+        ck_assert_ptr_null(
+            tg_batchnorm2d_relu_maxpool(&c, xz, w, b, rm, rv, false, 0.1f, 1e-5f, NULL));
+        ck_assert_msg(strstr(c.err.msg, "with H, W >= 1") != NULL, "%s", c.err.msg);
+    }
     int64_t ws[4] = {4, 2, 3, 3};
     tg_tensor *cw = tg_ctx_tensor(&c, 4, ws);
     ck_assert_ptr_null(tg_bn_relu_conv2d(&c, x, w, b, NULL, NULL, true, 0.1f, 1e-5f, cw, 1, 1));
@@ -386,6 +431,7 @@ static Suite *suite(void) {
     tcase_add_loop_test(t, test_bn_relu_conv_gradcheck, 0, 2);
     tcase_add_test(t, test_maxpool_values);
     tcase_add_test(t, test_maxpool_argmax_bruteforce);
+    tcase_add_test(t, test_stem_no_graph_nonfinite);
     tcase_add_test(t, test_stem_errors);
     suite_add_tcase(s, t);
     return s;

@@ -2,8 +2,9 @@
 // as one op (grad_fn MaxPool2DWithIndicesBackward0, the name of the chain's last node).
 //
 // Forward, plane by plane: BN + ReLU of one (H, W) plane into a scratch plane that stays in
-// cache, then the pool from it (without a graph and with no negative BN weight: the pool
-// first, then BN + ReLU of the pooled quarter). The normalised activation, a full-size tensor the chain
+// cache, then the pool from it (without a graph and in a channel whose BN scale is positive
+// and finite: the pool first, then BN + ReLU of the pooled quarter). The normalised
+// activation, a full-size tensor the chain
 // would keep for ReLU's backward (51 MB at batch 16, 224x224), is never stored: the ReLU's
 // mask at each window's maximum is the pooled value's sign, saved as the top bit of the
 // one-byte window position.
@@ -11,6 +12,8 @@
 // scratch (twice: once for BN's sums, once for dx) and BN's backward runs on it, reading
 // the saved x. The float operations and their order are those of tg_batchnorm2d, tg_relu_
 // and tg_maxpool2d one after the other, so values and gradients are bitwise equal.
+#include <float.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +37,7 @@ typedef struct {
     uint8_t *pos;  // NULL: a scratch row of positions per plane (no graph)
     const float *x, *mean, *invstd, *weight, *bias;
     int64_t N, C, H, W, OH, OW;
-    bool pool_first;  // no graph and no negative weight: pool x, then normalise
+    bool pool_first;  // no graph: pool x, then normalise, in channels where that is exact
     atomic_bool nomem;
 } fwd_job;
 
@@ -52,10 +55,11 @@ static void fwd_task(void *arg, int64_t c0, int64_t c1) {
         // a and b as tg_batchnorm2d's apply kernel computes them
         const float a = j->invstd[ch] * (j->weight ? j->weight[ch] : 1.0f);
         const float b = (j->bias ? j->bias[ch] : 0.0f) - j->mean[ch] * a;
+        const bool pool_first = j->pool_first && a > 0.0f && a <= FLT_MAX && isfinite(b);
         for (int64_t n = 0; n < j->N; n++) {
             const int64_t pl = n * j->C + ch;
             float *out = j->out + pl * O;
-            if (j->pool_first) {  // a quarter of the values to normalise, no scratch pass
+            if (pool_first) {  // a quarter of the values to normalise, no scratch pass
                 tg_maxpool_3x3s2_plane_values(j->x + pl * HW, out, plane, j->H, j->W, j->OH,
                                               j->OW);
                 tg_bn_relu_plane(out, out, a, b, O);
@@ -155,8 +159,11 @@ tg_tensor *tg_batchnorm2d_relu_maxpool(tg_ctx *c, tg_tensor *x, tg_tensor *weigh
                                        float eps, tg_tensor *dst) {
     if (!x) return NULL;
     char sx[TG_SHAPE_STR_MAX], sd[TG_SHAPE_STR_MAX];
-    if (x->ndim != 4) {
-        tg_error_set(&c->err, TG_ERR_SHAPE, "batchnorm2d_relu_maxpool: input %s is not (N, C, H, W)",
+    // H, W >= 1 as tg_maxpool2d asks (H + 2 * pad >= kernel): a zero side would give a
+    // 1-wide output read from outside the plane
+    if (x->ndim != 4 || x->shape[2] < 1 || x->shape[3] < 1) {
+        tg_error_set(&c->err, TG_ERR_SHAPE,
+                     "batchnorm2d_relu_maxpool: input %s is not (N, C, H, W) with H, W >= 1",
                      tg_shape_str(x, sx, sizeof sx));
         return NULL;
     }
@@ -187,12 +194,12 @@ tg_tensor *tg_batchnorm2d_relu_maxpool(tg_ctx *c, tg_tensor *x, tg_tensor *weigh
     }
     uint8_t *pos = NULL;
     if (s && !(pos = tg_ctx_alloc(c, (size_t)(out->numel ? out->numel : 1)))) return NULL;
-    // Without a graph the argmax is not needed, and maxpool(relu(x * a + b)) equals
-    // relu(maxpool(x) * a + b) when a = invstd * weight >= 0: rounding is monotonic, so the
-    // map keeps the order (a window's NaN makes its output NaN either way).
-    bool pool_first = !record;
-    for (int64_t ch = 0; pool_first && weight && ch < C; ch++)
-        if (!(weight->data[ch] >= 0.0f)) pool_first = false;
+    // Without a graph the argmax is not needed, and per channel (fwd_task) maxpool(relu(x *
+    // a + b)) equals relu(maxpool(x) * a + b) when a = invstd * weight > 0 and a, b are
+    // finite: rounding is monotonic, so the map keeps the order, and it makes no NaN of a
+    // value that is not the window's maximum (a window's NaN makes its output NaN either way).
+    // a == 0 or an infinite a or b would: -inf * 0, 0 * inf, -inf + inf are NaN in the chain.
+    const bool pool_first = !record;
     fwd_job j = {out->data, pos, x->data, mean, invstd, weight ? weight->data : NULL,
                  bias ? bias->data : NULL, N, C, H, W, shape[2], shape[3], pool_first, false};
     tg_parallel_for(C, 2 * N * H * W, fwd_task, &j);
