@@ -88,7 +88,7 @@ hdr='{"e\u001b[31mred":{"dtype":"Q8","shape":[1],"data_offsets":[0,4]}}'
 expect 1 "bad dtype under an escape-laden name" "$tg" convert "$w/esc2.safetensors" -o "$w/esc2.pth"
 has "$w/err" "tensor 'e\\\\x1b\[31mred': unsupported dtype" "error message: ESC escaped"
 grep -q $'\x1b' "$w/err" && { echo "FAIL: an error message printed a raw ESC"; fails=$((fails + 1)); }
-# new files get 0666 & ~umask like any tool's (umask 077: private), also when replacing one
+# new files get 0666 & ~umask like any tool's (umask 077: private); a replaced file keeps its mode
 for m in 077 022 027; do
     rm -f "$w/u.safetensors"
     expect 0 "convert under umask $m" bash -c "umask $m && exec \"\$@\"" _ "$tg" convert "$d/dtypes_zip.pth" -o "$w/u.safetensors"
@@ -96,9 +96,12 @@ for m in 077 022 027; do
     got=$(stat -c %a "$w/u.safetensors")
     [[ $got == "$want" ]] || { echo "FAIL: umask $m: mode $got, expected $want"; fails=$((fails + 1)); }
 done
-chmod 644 "$w/u.safetensors"
-expect 0 "convert over a 0644 file under umask 077" bash -c 'umask 077 && exec "$@"' _ "$tg" convert "$d/dtypes_zip.pth" -o "$w/u.safetensors"
-[[ $(stat -c %a "$w/u.safetensors") == 600 ]] || { echo "FAIL: replaced file not 600 under umask 077"; fails=$((fails + 1)); }
+chmod 640 "$w/u.safetensors"
+expect 0 "convert over a 0640 file under umask 077" bash -c 'umask 077 && exec "$@"' _ "$tg" convert "$d/dtypes_zip.pth" -o "$w/u.safetensors"
+[[ $(stat -c %a "$w/u.safetensors") == 640 ]] || { echo "FAIL: replaced file did not keep 640 under umask 077"; fails=$((fails + 1)); }
+chmod 600 "$w/u.safetensors"
+expect 0 "convert over a 0600 file under umask 022" bash -c 'umask 022 && exec "$@"' _ "$tg" convert "$d/dtypes_zip.pth" -o "$w/u.safetensors"
+[[ $(stat -c %a "$w/u.safetensors") == 600 ]] || { echo "FAIL: a private file was widened on replace"; fails=$((fails + 1)); }
 expect 2 "no arguments" "$tg" convert
 expect 2 "no -o" "$tg" convert "$d/dtypes_zip.pth"
 expect 2 "bad extension" "$tg" convert "$d/dtypes_zip.pth" -o "$w/x.bin"

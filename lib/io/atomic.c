@@ -1,7 +1,8 @@
 // atomic.c: atomic file replacement (see atomic.h). The sequence is the one SQLite and
 // most careful tools use: temp file in the same directory -> write -> fsync -> close ->
 // rename -> fsync(directory). rename() within one directory is atomic on POSIX.
-// The file gets the mode open(path, O_CREAT, 0666) would give it: 0666 & ~umask.
+// A new file gets the mode open(path, O_CREAT, 0666) would give it, 0666 & ~umask; a
+// replaced regular file keeps its permission bits, as cp or open(O_TRUNC) would.
 #include "atomic.h"
 
 #include <errno.h>
@@ -77,8 +78,13 @@ tg_status tg_atomic_open(tg_atomic_file *f, const char *path, tg_error *err) {
         return tg_error_set(err, TG_ERR_IO, "%s: cannot create a temporary file beside it: %s",
                             path, strerror(e));
     }
-    // mkstemp makes 0600; the file gets what any tool's new file gets (cp, torch.save)
-    (void)fchmod(f->fd, 0666 & ~current_umask());
+    // mkstemp makes 0600; the file gets what cp or torch.save would leave: an existing
+    // file's permissions (a checkpoint the user made private stays private), else what a
+    // new file gets, 0666 & ~umask
+    struct stat st;
+    mode_t mode = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? st.st_mode & 0777
+                                                               : 0666 & ~current_umask();
+    (void)fchmod(f->fd, mode);
     return TG_OK;
 }
 
