@@ -12,7 +12,7 @@ void tg_maxpool_3x3s2_plane(const float *x, float *out, uint8_t *pos, int32_t *a
                             int64_t W, int64_t OH, int64_t OW);
 
 // The same pool's values only (no argmax, for a pass that records no graph): the column
-// maxima of the window's rows at even and odd columns into v (W + 1 floats of scratch),
+// maxima of the window's rows at even and odd columns into v (W floats of scratch),
 // then along the row; both loops vectorise. NaN propagates (the output is NaN if any input of
 // its window is).
 void tg_maxpool_3x3s2_plane_values(const float *x, float *out, float *v, int64_t H, int64_t W,
