@@ -7,11 +7,14 @@ Prints median step times, images/s, peak RSS and the ratios.
 Usage: /usr/bin/python3 scripts/bench_vs_pytorch.py [--tgfinetune build/cmd/tgfinetune]
            [--rounds 2] [--steps 3] [--cases all|NAME,...]
 Each measurement is a fresh process (its own peak RSS); timings are medians over --steps
-steps after one warm-up step, and the best of the rounds is kept for each side.
+steps after one warm-up step, and the best of the rounds is kept for each side. The last
+column is the median over rounds of each round's ratio (PyTorch's better thread count in
+that round against tgfinetune's run beside it), which a noisy minute moves less.
 """
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -89,7 +92,9 @@ def main():
     rows = []
     for name, batch, size, freeze in cases:
         best_pt, best_tg = None, None
+        ratios = []
         for r in range(args.rounds):
+            round_pt = None
             for threads in (1, 2):
                 m = torch_run(batch, size, freeze, args.steps, args.classes, threads)
                 m["threads"] = threads
@@ -97,22 +102,25 @@ def main():
                       f"{m['median_step_ms']:.1f} ms, {m['peak_rss_mb']:.0f} MB", flush=True)
                 if best_pt is None or m["median_step_ms"] < best_pt["median_step_ms"]:
                     best_pt = m
+                if round_pt is None or m["median_step_ms"] < round_pt:
+                    round_pt = m["median_step_ms"]
             m = tg_run(args.tgfinetune, batch, size, freeze, args.steps, args.classes)
             print(f"  {name} round {r + 1}: tgfinetune: {m['median_step_ms']:.1f} ms, "
                   f"{m['peak_rss_mb']:.0f} MB", flush=True)
             if best_tg is None or m["median_step_ms"] < best_tg["median_step_ms"]:
                 best_tg = m
-        rows.append((name, best_pt, best_tg))
+            ratios.append(round_pt / m["median_step_ms"])
+        rows.append((name, best_pt, best_tg, statistics.median(ratios), min(ratios), max(ratios)))
     print()
     print("| case | PyTorch 1.13 (best threads) | tgfinetune | speed ratio | PyTorch RSS | "
-          "tgfinetune RSS | RSS ratio |")
-    print("|---|---|---|---|---|---|---|")
-    for name, pt, tg in rows:
+          "tgfinetune RSS | RSS ratio | per-round speed ratio, median (range) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, pt, tg, rmed, rlo, rhi in rows:
         print(f"| {name} | {pt['median_step_ms']:.1f} ms ({pt['images_per_s']:.2f} img/s, "
               f"{pt['threads']}t) | {tg['median_step_ms']:.1f} ms ({tg['images_per_s']:.2f} img/s) "
               f"| {pt['median_step_ms'] / tg['median_step_ms']:.2f}x | "
               f"{pt['peak_rss_mb']:.0f} MB | {tg['peak_rss_mb']:.0f} MB | "
-              f"{tg['peak_rss_mb'] / pt['peak_rss_mb']:.2f} |")
+              f"{tg['peak_rss_mb'] / pt['peak_rss_mb']:.2f} | {rmed:.2f}x ({rlo:.2f}-{rhi:.2f}) |")
 
 
 if __name__ == "__main__":
