@@ -330,6 +330,28 @@ static void log_hook(void *arg, tg_tensor *t) {
     h->other_had_grad = h->other && h->other->grad;
 }
 
+// A parameter that goes through backward in two contexts: a count left on it by the first
+// (as a backward that failed halfway leaves it) must not stand in the second, whose own
+// counter starts where the first's did.
+START_TEST(test_hook_two_contexts) {
+    tg_tensor *w = leaf(1, S(2), (float[]){2, 5}, true);
+    hook_log l = {0};
+    tg_tensor_set_post_accumulate_grad_hook(w, log_hook, &l);
+    tg_ctx a, b;
+    tg_ctx_init(&a);
+    tg_ctx_init(&b);
+    ck_assert_int_eq(tg_backward(&a, tg_sum(&a, tg_mul(&a, w, w)), NULL, false), TG_OK);
+    ck_assert_int_eq(l.calls, 1);
+    w->hook_pending = 7;  // what an interrupted backward in a would have left
+    ck_assert_int_eq(tg_backward(&b, tg_sum(&b, tg_mul(&b, w, w)), NULL, false), TG_OK);
+    ck_assert_int_eq(l.calls, 2);
+    assert_vals(l.grad, (float[]){8, 20}, 2);  // 2w twice
+    tg_ctx_free(&a);
+    tg_ctx_free(&b);
+    tg_tensor_free(w);
+}
+END_TEST
+
 START_TEST(test_post_accumulate_grad_hook) {
     tg_ctx c;
     tg_ctx_init(&c);
@@ -516,6 +538,7 @@ int main(void) {
     tcase_add_test(tc, test_arena_steady_state_training_loop);
     tcase_add_test(tc, test_diamond_graph);
     tcase_add_test(tc, test_post_accumulate_grad_hook);
+    tcase_add_test(tc, test_hook_two_contexts);
     tcase_add_test(tc, test_fused_sgd_bitwise);
     tcase_add_test(tc, test_fused_sgd_unreached);
     suite_add_tcase(s, tc);

@@ -1,5 +1,6 @@
 // autograd.c: recording nodes, topological backward, gradient accumulation, detach,
 // and grad_fn introspection. Semantics of torch.autograd.backward (see tensor.h).
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,8 +150,15 @@ static bool is_hooked_leaf(const tg_tensor *t) {
 // Counts, for each hooked leaf, the nodes of this backward that take it as an input (once
 // per input slot: a node that uses it twice adds into its gradient twice). Returns
 // this backward's mark on them, or 0 if there is none.
-static uint32_t count_hooked_consumers(tg_ctx *c, tg_node *const *order, int64_t n) {
-    const uint32_t gen = ++c->visit_gen ? c->visit_gen : ++c->visit_gen;
+// The mark comes from one process-wide counter, not the context's: a parameter can go
+// through backward in several contexts, and two contexts' own counters meet (two fresh
+// ones count alike), which would let a count left by one (a backward that failed halfway)
+// stand in another and keep its hook from running.
+static _Atomic uint32_t hook_marks;
+
+static uint32_t count_hooked_consumers(tg_node *const *order, int64_t n) {
+    uint32_t gen = atomic_fetch_add(&hook_marks, 1) + 1;
+    if (gen == 0) gen = atomic_fetch_add(&hook_marks, 1) + 1;  // 0 means none
     bool any = false;
     for (int64_t i = 0; i < n; i++)
         for (int k = 0; k < order[i]->n_in; k++) {
@@ -209,7 +217,7 @@ tg_status tg_backward(tg_ctx *c, tg_tensor *root, const float *grad, bool retain
     int64_t n = topo_sort(c, root->grad_fn, &order);
     if (n < 0) return c->err.status;
     for (int64_t i = 0; i < n; i++) order[i]->out->gbuf = NULL;
-    const uint32_t hooks = count_hooked_consumers(c, order, n);
+    const uint32_t hooks = count_hooked_consumers(order, n);
     float *rg = tg_grad_buf(c, root);
     tg_status st = TG_OK;
     if (!rg) {
