@@ -9,12 +9,11 @@
 // convolution's backward into dy (zeroed, accumulated), dy = 0 where y <= 0, BN's backward
 // from dy. The same kernels on the same values in the same order: outputs and gradients
 // are bitwise those of tg_batchnorm2d, tg_relu_ and tg_conv2d one after the other.
-#include <string.h>
 
 #include "batchnorm2d.h"
 #include "conv2d.h"
 #include "ops.h"
-#include "parallel.h"
+#include "relu.h"
 
 typedef struct {
     tg_conv_geom geom;
@@ -22,22 +21,6 @@ typedef struct {
     bool training;
     float *mean, *invstd;  // (C,) BN's statistics
 } bnconv_saved;
-
-typedef struct {
-    float *dy;
-    const float *y;
-} mask_job;
-
-// dy = 0 where y <= 0 (ReLU's backward as threshold_backward: a NaN passes)
-static void mask_task(void *arg, int64_t i0, int64_t i1) {
-    const mask_job *j = arg;
-    for (int64_t i = i0; i < i1; i++) j->dy[i] = j->y[i] <= 0.0f ? 0.0f : j->dy[i];
-}
-
-static void relu_mask(float *dy, const float *y, int64_t n) {
-    mask_job j = {dy, y};
-    tg_parallel_for(n, 1, mask_task, &j);
-}
 
 static tg_status bnconv_backward(tg_ctx *c, tg_node *n, const float *dout) {
     const bnconv_saved *s = n->saved;
@@ -53,7 +36,6 @@ static tg_status bnconv_backward(tg_ctx *c, tg_node *n, const float *dout) {
     if ((x->requires_grad && !dx) || (bw && bw->requires_grad && !dbw) ||
         (bb && bb->requires_grad && !dbb) || (w->requires_grad && !dw))
         return tg_ctx_status(c);
-    if (dw_new && (s->N == 0 || s->OC == 0)) memset(dw, 0, (size_t)w->numel * sizeof(float));
     float *y = tg_pool_scratch(c, (size_t)x->numel);
     float *dy = !need_dy ? NULL : fresh ? dx : tg_grad_pool_get(c, x->numel, false);
     if (!y || (need_dy && !dy)) {
@@ -62,13 +44,10 @@ static tg_status bnconv_backward(tg_ctx *c, tg_node *n, const float *dout) {
     }
     const float *bwd = bw ? bw->data : NULL, *bbd = bb ? bb->data : NULL;
     tg_bn_relu_apply(y, x->data, s->mean, s->invstd, bwd, bbd, N, C, HW);
-    tg_ops_scratch_bind(c);
-    int rc = s->N > 0 && s->OC > 0 ? tg_conv2d_backward_kernel_w(dy, dw, !dw_new, dout, y, w->data,
-                                                                 s->N, s->OC, &s->geom)
-                                   : 0;
-    tg_ops_scratch_unbind();
+    int rc = tg_conv2d_backward_pooled(c, dy, dw, dw_new, w->numel, dout, y, w->data, s->N,
+                                       s->OC, &s->geom);
     if (rc == 0 && dy) {
-        relu_mask(dy, y, x->numel);
+        tg_relu_mask(dy, y, x->numel);
         tg_bn_backward(fresh ? dy : dx, fresh, dbw, dbb, dy, x->data, s->mean, s->invstd, bwd,
                        s->training, N, C, HW);
     }
@@ -86,24 +65,12 @@ tg_tensor *tg_bn_relu_conv2d(tg_ctx *c, tg_tensor *x, tg_tensor *bn_weight, tg_t
                              tg_tensor *running_mean, tg_tensor *running_var, bool training,
                              float momentum, float eps, tg_tensor *w, int stride, int pad) {
     if (!x || !w) return NULL;
-    char sx[TG_SHAPE_STR_MAX], sw[TG_SHAPE_STR_MAX];
-    if (x->ndim != 4 || w->ndim != 4 || x->shape[1] != w->shape[1] || stride < 1 || pad < 0 ||
-        x->shape[2] + 2 * pad < w->shape[2] || x->shape[3] + 2 * pad < w->shape[3]) {
-        tg_error_set(&c->err, TG_ERR_SHAPE,
-                     "bn_relu_conv2d: input %s and weight %s do not fit (want (N, C, H, W) and "
-                     "(OC, C, KH, KW) with the kernel inside the padded input; got stride %d "
-                     "padding %d)",
-                     tg_shape_str(x, sx, sizeof sx), tg_shape_str(w, sw, sizeof sw), stride, pad);
-        return NULL;
-    }
+    tg_conv_geom g;
+    if (!tg_conv2d_geom(c, "bn_relu_conv2d", x, w, stride, pad, &g)) return NULL;
     float *mean, *invstd;  // checked before anything is recorded
     if (!tg_bn_prepare(c, x, bn_weight, bn_bias, running_mean, running_var, training, momentum,
                        eps, &mean, &invstd))
         return NULL;
-    tg_conv_geom g = {.C = (int)x->shape[1], .H = (int)x->shape[2], .W = (int)x->shape[3],
-                      .KH = (int)w->shape[2], .KW = (int)w->shape[3], .stride = stride,
-                      .pad = pad};
-    tg_conv_geom_finish(&g);
     const int N = (int)x->shape[0], OC = (int)w->shape[0];
     const int64_t shape[4] = {N, OC, g.OH, g.OW};
     tg_tensor *in[4] = {x, bn_weight, bn_bias, w};
@@ -112,15 +79,14 @@ tg_tensor *tg_bn_relu_conv2d(tg_ctx *c, tg_tensor *x, tg_tensor *bn_weight, tg_t
     if (!out) return NULL;
     float *y = tg_pool_scratch(c, (size_t)x->numel);
     if (!y) {
+        char sx[TG_SHAPE_STR_MAX];
         tg_error_set(&c->err, TG_ERR_NOMEM, "bn_relu_conv2d: out of memory for %s",
                      tg_shape_str(x, sx, sizeof sx));
         return NULL;
     }
     tg_bn_relu_apply(y, x->data, mean, invstd, bn_weight ? bn_weight->data : NULL,
                      bn_bias ? bn_bias->data : NULL, N, g.C, (int64_t)g.H * g.W);
-    tg_ops_scratch_bind(c);
-    int rc = N > 0 && OC > 0 ? tg_conv2d_forward_kernel(out->data, y, w->data, N, OC, &g) : 0;
-    tg_ops_scratch_unbind();
+    int rc = tg_conv2d_forward_pooled(c, out->data, y, w->data, N, OC, &g);
     tg_grad_pool_put(c, y);
     if (rc != 0) {
         tg_error_set(&c->err, TG_ERR_NOMEM, "bn_relu_conv2d: out of memory for the column matrix");

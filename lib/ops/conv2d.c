@@ -346,6 +346,52 @@ void tg_conv2d_backward_ref(float *dx, float *dw, const float *dout, const float
                 }
 }
 
+bool tg_conv2d_geom(tg_ctx *c, const char *op, const tg_tensor *x, const tg_tensor *w,
+                    int stride, int pad, tg_conv_geom *g) {
+    char sx[TG_SHAPE_STR_MAX], sw[TG_SHAPE_STR_MAX];
+    if (x->ndim != 4 || w->ndim != 4 || x->shape[1] != w->shape[1] || stride < 1 || pad < 0) {
+        tg_error_set(&c->err, TG_ERR_SHAPE,
+                     "%s: input %s and weight %s do not fit (want (N, C, H, W) and "
+                     "(OC, C, KH, KW), stride >= 1, padding >= 0; got stride %d padding %d)",
+                     op, tg_shape_str(x, sx, sizeof sx), tg_shape_str(w, sw, sizeof sw), stride,
+                     pad);
+        return false;
+    }
+    *g = (tg_conv_geom){.C = (int)x->shape[1], .H = (int)x->shape[2], .W = (int)x->shape[3],
+                        .KH = (int)w->shape[2], .KW = (int)w->shape[3], .stride = stride,
+                        .pad = pad};
+    if (g->H + 2 * pad < g->KH || g->W + 2 * pad < g->KW) {
+        tg_error_set(&c->err, TG_ERR_SHAPE,
+                     "%s: kernel of weight %s is larger than the padded input %s (padding %d)", op,
+                     tg_shape_str(w, sw, sizeof sw), tg_shape_str(x, sx, sizeof sx), pad);
+        return false;
+    }
+    tg_conv_geom_finish(g);
+    return true;
+}
+
+int tg_conv2d_forward_pooled(tg_ctx *c, float *out, const float *x, const float *w, int N,
+                             int OC, const tg_conv_geom *g) {
+    if (N <= 0 || OC <= 0) return 0;
+    tg_ops_scratch_bind(c);
+    int rc = tg_conv2d_forward_kernel(out, x, w, N, OC, g);
+    tg_ops_scratch_unbind();
+    return rc;
+}
+
+int tg_conv2d_backward_pooled(tg_ctx *c, float *dx, float *dw, bool dw_new, int64_t dw_numel,
+                              const float *dout, const float *x, const float *w, int N, int OC,
+                              const tg_conv_geom *g) {
+    if (N <= 0 || OC <= 0) {  // nothing to sum: a gradient that holds nothing yet is zero
+        if (dw && dw_new) memset(dw, 0, (size_t)dw_numel * sizeof(float));
+        return 0;
+    }
+    tg_ops_scratch_bind(c);
+    int rc = tg_conv2d_backward_kernel_w(dx, dw, !dw_new, dout, x, w, N, OC, g);
+    tg_ops_scratch_unbind();
+    return rc;
+}
+
 // ---- graph op ----
 typedef struct {
     tg_conv_geom geom;
@@ -359,13 +405,8 @@ static tg_status conv2d_backward(tg_ctx *c, tg_node *n, const float *dout) {
     float *dx = tg_grad_buf(c, x);
     float *dw = tg_grad_buf_w(c, w, &dw_new);
     if ((x->requires_grad && !dx) || (w->requires_grad && !dw)) return tg_ctx_status(c);
-    if (dw_new && (s->N == 0 || s->OC == 0))
-        memset(dw, 0, (size_t)w->numel * sizeof(float));
-    tg_ops_scratch_bind(c);
-    int rc = tg_conv2d_backward_kernel_w(dx, dw, !dw_new, dout, x->data, w->data, s->N, s->OC,
-                                         &s->geom);
-    tg_ops_scratch_unbind();
-    if (rc != 0)
+    if (tg_conv2d_backward_pooled(c, dx, dw, dw_new, w->numel, dout, x->data, w->data, s->N,
+                                  s->OC, &s->geom) != 0)
         return tg_error_set(&c->err, TG_ERR_NOMEM, "conv2d backward: out of memory for columns");
     return TG_OK;
 }
@@ -374,24 +415,8 @@ static const tg_op conv2d_op = {"ConvolutionBackward0", conv2d_backward};
 
 tg_tensor *tg_conv2d(tg_ctx *c, tg_tensor *x, tg_tensor *w, int stride, int pad) {
     if (!x || !w) return NULL;
-    char sx[TG_SHAPE_STR_MAX], sw[TG_SHAPE_STR_MAX];
-    if (x->ndim != 4 || w->ndim != 4 || x->shape[1] != w->shape[1] || stride < 1 || pad < 0) {
-        tg_error_set(&c->err, TG_ERR_SHAPE,
-                     "conv2d: input %s and weight %s do not fit (want (N, C, H, W) and "
-                     "(OC, C, KH, KW), stride >= 1, padding >= 0; got stride %d padding %d)",
-                     tg_shape_str(x, sx, sizeof sx), tg_shape_str(w, sw, sizeof sw), stride, pad);
-        return NULL;
-    }
-    tg_conv_geom g = {.C = (int)x->shape[1], .H = (int)x->shape[2], .W = (int)x->shape[3],
-                      .KH = (int)w->shape[2], .KW = (int)w->shape[3], .stride = stride,
-                      .pad = pad};
-    if (g.H + 2 * pad < g.KH || g.W + 2 * pad < g.KW) {
-        tg_error_set(&c->err, TG_ERR_SHAPE,
-                     "conv2d: kernel of weight %s is larger than the padded input %s (padding %d)",
-                     tg_shape_str(w, sw, sizeof sw), tg_shape_str(x, sx, sizeof sx), pad);
-        return NULL;
-    }
-    tg_conv_geom_finish(&g);
+    tg_conv_geom g;
+    if (!tg_conv2d_geom(c, "conv2d", x, w, stride, pad, &g)) return NULL;
     const int N = (int)x->shape[0], OC = (int)w->shape[0];
     int64_t shape[4] = {N, OC, g.OH, g.OW};
     tg_tensor *in[2] = {x, w};
@@ -399,10 +424,7 @@ tg_tensor *tg_conv2d(tg_ctx *c, tg_tensor *x, tg_tensor *w, int stride, int pad)
     tg_tensor *out = tg_op_output(c, &conv2d_op, 4, shape, 2, in, (void **)&s, sizeof *s);
     if (!out) return NULL;
     if (s) *s = (conv2d_saved){g, N, OC};
-    tg_ops_scratch_bind(c);
-    int rc = N > 0 && OC > 0 ? tg_conv2d_forward_kernel(out->data, x->data, w->data, N, OC, &g) : 0;
-    tg_ops_scratch_unbind();
-    if (rc != 0) {
+    if (tg_conv2d_forward_pooled(c, out->data, x->data, w->data, N, OC, &g) != 0) {
         tg_error_set(&c->err, TG_ERR_NOMEM, "conv2d: out of memory for the column matrix");
         return NULL;
     }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/tensor.h"
 #include "im2col.h"
 
 // Fills OH and OW of g from the other fields (floor((H + 2*pad - KH) / stride) + 1).
@@ -23,6 +24,20 @@ int tg_conv2d_backward_kernel(float *dx, float *dw, const float *dout, const flo
 int tg_conv2d_backward_kernel_w(float *dx, float *dw, bool dw_acc, const float *dout,
                                 const float *x, const float *w, int N, int OC,
                                 const tg_conv_geom *g);
+
+// For the graph ops built on these kernels (tg_conv2d, bn_relu_conv2d.c): checks that x
+// (N, C, H, W) and w (OC, C, KH, KW) fit with stride and pad and fills g (finished); else
+// sets c's error, which starts with op and names both shapes, and returns false.
+bool tg_conv2d_geom(tg_ctx *c, const char *op, const tg_tensor *x, const tg_tensor *w,
+                    int stride, int pad, tg_conv_geom *g);
+// The kernels with c's step pool bound as their scratch, nothing to do for an empty batch.
+// Backward: dw_new says dw holds nothing yet (a deferred zero_grad), so the kernel stores
+// into it and an empty batch zeroes its dw_numel floats. 0, or -1 on out of memory.
+int tg_conv2d_forward_pooled(tg_ctx *c, float *out, const float *x, const float *w, int N,
+                             int OC, const tg_conv_geom *g);
+int tg_conv2d_backward_pooled(tg_ctx *c, float *dx, float *dw, bool dw_new, int64_t dw_numel,
+                              const float *dout, const float *x, const float *w, int N, int OC,
+                              const tg_conv_geom *g);
 
 // Algorithm of the 3x3 stride-1 padding-1 layers: TG_CONV_AUTO (Winograd F(2x2,3x3) or
 // F(4x4,3x3) where tg_winograd_auto says it was measured faster, else im2col), or forced

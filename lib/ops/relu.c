@@ -3,6 +3,7 @@
 // threshold_backward does: dx += dout except where out <= 0.
 #include "ops.h"
 #include "parallel.h"
+#include "relu.h"
 
 typedef struct {
     float *out;
@@ -61,11 +62,15 @@ static void relu_backward_inplace_task(void *arg, int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i++) dx[i] = out[i] <= 0.0f ? 0.0f : dx[i];
 }
 
+void tg_relu_mask(float *d, const float *out, int64_t n) {
+    relu_bjob j = {d, d, out};
+    run_chunked(n, relu_backward_inplace_task, &j);
+}
+
 static tg_status relu_backward(tg_ctx *c, tg_node *n, const float *dout) {
     float *dx = tg_grad_take(c, n, n->in[0]);
     if (dx) {
-        relu_bjob j = {dx, dout, n->out->data};
-        run_chunked(n->out->numel, relu_backward_inplace_task, &j);
+        tg_relu_mask(dx, n->out->data, n->out->numel);
         return TG_OK;
     }
     dx = tg_grad_buf(c, n->in[0]);
