@@ -93,8 +93,8 @@ static void bn_apply_kernel(float *out, const float *x, const float *mean, const
                             const float *weight, const float *bias, int64_t N, int64_t C,
                             int64_t HW, int64_t c0, int64_t c1) {
     for (int64_t ch = c0; ch < c1; ch++) {
-        const float a = invstd[ch] * (weight ? weight[ch] : 1.0f);
-        const float b = (bias ? bias[ch] : 0.0f) - mean[ch] * a;
+        float a, b;
+        tg_bn_affine(mean, invstd, weight, bias, ch, &a, &b);
         for (int64_t n = 0; n < N; n++) {
             const float *p = x + (n * C + ch) * HW;
             float *q = out + (n * C + ch) * HW;
@@ -306,8 +306,8 @@ static void fused_task(void *arg, int64_t c0, int64_t c1) {
     const fused_job *j = arg;
     const int64_t C = j->C, HW = j->HW;
     for (int64_t ch = c0; ch < c1; ch++) {
-        const float a = j->invstd[ch] * (j->weight ? j->weight[ch] : 1.0f);
-        const float b = (j->bias ? j->bias[ch] : 0.0f) - j->mean[ch] * a;
+        float a, b;
+        tg_bn_affine(j->mean, j->invstd, j->weight, j->bias, ch, &a, &b);
         for (int64_t n = 0; n < j->N; n++) {
             const float *p = j->x + (n * C + ch) * HW;
             const float *r = j->res ? j->res + (n * C + ch) * HW : NULL;

@@ -27,6 +27,15 @@ void tg_bn_backward(float *dx, bool dx_store, float *dweight, float *dbias, cons
                     const float *x, const float *mean, const float *invstd, const float *weight,
                     bool training, int64_t N, int64_t C, int64_t HW);
 
+// Channel ch's normalisation as one multiply-add, y = x * a + b: a = invstd * weight,
+// b = bias - mean * a (weight and bias may be NULL: 1 and 0). Every forward kernel computes
+// them here, so the fused ops' numbers are the plain op's bitwise.
+static inline void tg_bn_affine(const float *mean, const float *invstd, const float *weight,
+                                const float *bias, int64_t ch, float *a, float *b) {
+    *a = invstd[ch] * (weight ? weight[ch] : 1.0f);
+    *b = (bias ? bias[ch] : 0.0f) - mean[ch] * *a;
+}
+
 // One plane of tg_bn_relu_apply: q = relu(p * a + b), NaN passing; q may be p.
 static inline void tg_bn_relu_plane(float *q, const float *p, float a, float b, int64_t HW) {
     for (int64_t i = 0; i < HW; i++) {

@@ -52,9 +52,8 @@ static void fwd_task(void *arg, int64_t c0, int64_t c1) {
     }
     uint8_t *tmp_pos = (uint8_t *)(plane + HW);
     for (int64_t ch = c0; ch < c1; ch++) {
-        // a and b as tg_batchnorm2d's apply kernel computes them
-        const float a = j->invstd[ch] * (j->weight ? j->weight[ch] : 1.0f);
-        const float b = (j->bias ? j->bias[ch] : 0.0f) - j->mean[ch] * a;
+        float a, b;
+        tg_bn_affine(j->mean, j->invstd, j->weight, j->bias, ch, &a, &b);
         const bool pool_first = j->pool_first && a > 0.0f && a <= FLT_MAX && isfinite(b);
         for (int64_t n = 0; n < j->N; n++) {
             const int64_t pl = n * j->C + ch;
