@@ -3,6 +3,8 @@
 #ifndef TG_COMMANDS_H
 #define TG_COMMANDS_H
 
+#include <stdbool.h>
+
 #include "core/error.h"
 
 #define TG_EXIT_OK 0
@@ -22,8 +24,11 @@ extern const tg_command tg_commands[];
 int tg_cmd_train(int argc, char **argv);
 int tg_cmd_predict(int argc, char **argv);
 int tg_cmd_eval(int argc, char **argv);
-// cmd/predict.c: the model of the last train run recorded in ./.tgfinetune/last_run (malloc'd)
-char *tg_cmd_last_model(tg_error *err);
+// cmd/predict.c: the model to use for CMD (predict, eval): *model when given, else that of
+// the last train run recorded in ./.tgfinetune/last_run, malloc'd into *found (the caller
+// frees it; NULL when *model was given). If there is none, prints "tgfinetune CMD: ..."
+// and returns false (exit 1).
+bool tg_cmd_model_or_last(const char *cmd, const char **model, char **found);
 // cmd/json_text.c: s for a cJSON string: each byte that is not part of well-formed UTF-8
 // becomes the text \xNN (as tg_path_escape shows it), everything else is kept (cJSON
 // escapes control characters itself), so --json output stays valid JSON. malloc'd (NULL:
@@ -39,7 +44,6 @@ int tg_cmd_bench(int argc, char **argv);
 
 // cmd/args.c: parse an integer option value in [lo, hi]; on failure print
 // "tgfinetune CMD: --OPT must be an integer RULE (got 'S')" and return false (exit 2).
-#include <stdbool.h>
 bool tg_cmd_int_arg(const char *cmd, const char *opt, const char *s, long lo, long hi,
                     const char *rule, int *out);
 // --threads: 0 (every core) to TG_THREADS_MAX.

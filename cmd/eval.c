@@ -164,16 +164,9 @@ int tg_cmd_eval(int argc, char **argv) {
         usage(stderr);
         return TG_EXIT_USAGE;
     }
+    char *found;
+    if (!tg_cmd_model_or_last("eval", &model, &found)) return TG_EXIT_FAIL;
     tg_error err = {0};
-    char *found = NULL;
-    if (!model) {
-        found = tg_cmd_last_model(&err);
-        if (!found) {
-            tg_cmd_error("eval", err.msg);
-            return TG_EXIT_FAIL;
-        }
-        model = found;
-    }
     bool tty = isatty(STDERR_FILENO);
     tg_eval_opts eo = {.batch_size = batch,
                        .threads = threads,

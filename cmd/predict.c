@@ -37,22 +37,36 @@ static void add_text(cJSON *o, const char *key, const char *s) {
     free(t);
 }
 
-char *tg_cmd_last_model(tg_error *err) {
-    char *dir = tg_train_last_run(NULL, err);
-    if (!dir) return NULL;
-    size_t n = strlen(dir) + 32;
-    char *path = malloc(n);
-    if (path) snprintf(path, n, "%s/model.safetensors", dir);
-    if (path && access(path, R_OK) != 0) {
-        tg_error_set(err, TG_ERR_IO,
-                     "the last train run (%s) has no model.safetensors yet (still running or "
-                     "interrupted: finish it with train --resume, or pass --model)",
-                     dir);
-        free(path);
-        path = NULL;
+bool tg_cmd_model_or_last(const char *cmd, const char **model, char **found) {
+    *found = NULL;
+    if (*model) return true;
+    tg_error err = {0};
+    char *dir = tg_train_last_run(NULL, &err);
+    if (dir) {
+        size_t n = strlen(dir) + 32;
+        *found = malloc(n);
+        if (!*found) {
+            tg_error_set(&err, TG_ERR_NOMEM, "out of memory");
+        } else {
+            snprintf(*found, n, "%s/model.safetensors", dir);
+            if (access(*found, R_OK) != 0) {
+                tg_error_set(&err, TG_ERR_IO,
+                             "the last train run (%s) has no model.safetensors yet (still "
+                             "running or interrupted: finish it with train --resume, or pass "
+                             "--model)",
+                             dir);
+                free(*found);
+                *found = NULL;
+            }
+        }
+        free(dir);
     }
-    free(dir);
-    return path;
+    if (!*found) {
+        tg_cmd_error(cmd, err.msg);
+        return false;
+    }
+    *model = *found;
+    return true;
 }
 
 int tg_cmd_predict(int argc, char **argv) {
@@ -97,16 +111,9 @@ int tg_cmd_predict(int argc, char **argv) {
         usage(stderr);
         return TG_EXIT_USAGE;
     }
+    char *found;
+    if (!tg_cmd_model_or_last("predict", &model, &found)) return TG_EXIT_FAIL;
     tg_error err = {0};
-    char *found = NULL;
-    if (!model) {
-        found = tg_cmd_last_model(&err);
-        if (!found) {
-            tg_cmd_error("predict", err.msg);
-            return TG_EXIT_FAIL;
-        }
-        model = found;
-    }
     tg_predictor p;
     if (tg_predictor_open(&p, model, threads, &err)) {
         tg_cmd_error("predict", err.msg);
