@@ -506,6 +506,24 @@ START_TEST(test_pickle_vm_direct) {
 }
 END_TEST
 
+// APPENDS with an empty mark on an empty list (fuzz_pth found it: UBSan flagged pointer
+// arithmetic on the list's NULL storage); then APPEND still grows it: [[], 7] -> list of 1.
+START_TEST(test_pickle_empty_appends) {
+    static const unsigned char p[] = {0x80, 0x02, ']', '(', 'e', '(', 'e', 'K', 7, 'a', '.'};
+    tg_pickle vm;
+    tg_pickle_init(&vm);
+    tg_pk_obj *r;
+    tg_error err = {0};
+    size_t used;
+    ck_assert_msg(tg_pickle_load(&vm, p, sizeof p, &used, &r, "t", &err) == TG_OK, "%s", err.msg);
+    ck_assert_uint_eq(used, sizeof p);
+    ck_assert_int_eq(r->kind, TG_PK_LIST);
+    ck_assert_uint_eq(r->u.seq.n, 1);
+    ck_assert_int_eq(r->u.seq.items[0]->u.i, 7);
+    tg_pickle_free(&vm);
+}
+END_TEST
+
 // resnet18 state_dicts saved by Debian's torch, generated into the build dir at test time.
 static char rdir[1100];
 static void ensure_resnet_fixtures(void) {
@@ -752,6 +770,7 @@ int main(void) {
     tcase_add_test(tc, test_hostile_sanity);
     tcase_add_test(tc, test_expand_loads);
     tcase_add_test(tc, test_pickle_vm_direct);
+    tcase_add_test(tc, test_pickle_empty_appends);
     tcase_add_test(tc, test_atomic_api);
     tcase_add_test(tc, test_atomic_mode_follows_umask);
     tcase_add_test(tc, test_pth_too_many_entries);

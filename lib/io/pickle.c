@@ -590,6 +590,7 @@ static tg_status run(pk_run *r, tg_pk_obj **result) {
             a = r->stack[r->sp - 1];
             if (a->kind != TG_PK_LIST)
                 return bad(r, "APPENDS on a %s (only a list)", tg_pk_kind_name(a->kind));
+            if (!count) break;  // an empty list stays without storage (items may be NULL)
             if (!grow((void **)&a->u.seq.items, &a->u.seq.cap, a->u.seq.n + count,
                       sizeof *a->u.seq.items))
                 return nomem(r);
