@@ -563,6 +563,22 @@ expect "--resume from a checkpoint without the file list: exit 0" 0 \
     -- "$BIN" train --config chg.json --resume
 check "  and the run ends as the uninterrupted one" cmp -s runs/cut/model.safetensors runs/chg/model.safetensors
 
+# the checkpoint also records the validation folder's list: a changed validation folder
+# still resumes (training is unaffected) but says that best.safetensors was picked on the
+# old set; an unchanged one resumes without that notice
+rm -rf valset valrun && cp -r good valset
+EPOCHS=1 BATCH=4 cfg valrun good | sed 's|"train": "good"|"train": "good", "val": "valset"|' > val1.json
+sed 's/"epochs": 1/"epochs": 2/' val1.json > val2.json
+expect "a run with a validation folder (1 epoch)" 0 "(best)" -- "$BIN" train --config val1.json
+cp valrun/checkpoint.safetensors val_ck
+expect "--resume with the same validation folder: no notice" 0 "resuming" -- "$BIN" train --config val2.json --resume
+check "  says nothing about the validation folder" eval '! grep -q "validation folder changed" err.txt'
+cp val_ck valrun/checkpoint.safetensors && rm valset/cat/0.png
+expect "--resume after the validation folder lost an image: exit 0 with a notice" 0 \
+    "the validation folder changed since the run started (12 images then, 11 now): best.safetensors was picked on the old set (best so far" \
+    -- "$BIN" train --config val2.json --resume
+check "  the run finishes (model.safetensors written)" test -s valrun/model.safetensors
+
 # resume without a checkpoint, from a truncated one, from a file that is not a checkpoint
 cfg runs/none good > none.json
 expect "--resume without a checkpoint: exit 2" 2 "no checkpoint to resume from" -- "$BIN" train --config none.json --resume

@@ -68,6 +68,8 @@ typedef struct {
     size_t metrics_len;
     size_t files;       // training images when the run (re)started, and
     uint64_t files_fp;  // the fingerprint of their list (files_fingerprint)
+    size_t val_files;   // the same for the validation folder (0 and 0 without one)
+    uint64_t val_fp;
 } trainer;
 
 static double now_s(void) {
@@ -331,6 +333,8 @@ static tg_status save_checkpoint(trainer *t, const run_state *rs) {
                           t->cfg->seed, t->cfg->shuffle, t->cfg->augment);
     if (!st)
         st = put_meta_fmt(&sd, "train_files", err, "%zu %016" PRIx64, t->files, t->files_fp);
+    if (!st)
+        st = put_meta_fmt(&sd, "val_files", err, "%zu %016" PRIx64, t->val_files, t->val_fp);
     char *path = st ? NULL : path_in(t->out, "checkpoint.safetensors");
     if (!st && !path) st = tg_error_set(err, TG_ERR_NOMEM, "out of memory");
     if (!st) st = tg_statedict_save(path, &sd, err);
@@ -444,6 +448,22 @@ static tg_status load_checkpoint(trainer *t, const tg_folder *train, run_state *
                           "their names or sizes differ: %s",
                           path, root, train->count, HOW);
         goto done;
+    }
+    // A changed validation folder does not change training, so it is allowed; but the best
+    // accuracy so far (which picks best.safetensors) was measured on the old set, and later
+    // epochs are compared with it: say so. (Absent in checkpoints written before it was kept.)
+    size_t was_val = 0;
+    uint64_t was_val_fp = 0;
+    if (meta_num(&sd, "val_files", "%zu %" SCNx64, 2, &was_val, &was_val_fp) &&
+        (was_val != t->val_files || was_val_fp != t->val_fp)) {
+        char best[64] = "no validation yet";
+        if (rs->best_val_acc >= 0)
+            snprintf(best, sizeof best, "best so far %.2f%%", 100.0 * rs->best_val_acc);
+        say(t, "notice: %s: the validation folder changed since the run started (%zu images "
+               "then, %zu now%s): best.safetensors was picked on the old set (%s) and later "
+               "epochs are compared with that figure",
+            path, was_val, t->val_files, was_val == t->val_files ? ", other names or sizes" : "",
+            best);
     }
     // A folder that lost images since the run started would put the position past the end:
     // the rest of the epoch would be skipped without a word (for checkpoints without the list).
@@ -754,6 +774,10 @@ tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error
 
     t->files = train.count;
     t->files_fp = files_fingerprint(&train);
+    if (have_val) {
+        t->val_files = val.count;
+        t->val_fp = files_fingerprint(&val);
+    }
     if (opts->resume) {
         if ((st = load_checkpoint(t, &train, &rs))) goto fail;
         say(t, "resuming %s at epoch %d, image %zu of %zu", t->out, rs.epoch + 1, rs.position,
