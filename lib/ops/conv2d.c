@@ -176,6 +176,14 @@ static int block_rows(const tg_conv_geom *g, int64_t K) {
     return rows >= g->OH ? g->OH : (int)rows;
 }
 
+// The geometry of output rows [oh0, oh0 + rows) of g (fewer at the bottom).
+static tg_conv_geom row_block(const tg_conv_geom *g, int oh0, int rows) {
+    tg_conv_geom gb = *g;
+    gb.oh0 = oh0;
+    gb.OH = g->OH - oh0 < rows ? g->OH - oh0 : rows;
+    return gb;
+}
+
 // Scratch of one group: col (K, G*P), tmp (OC, G*P), t (G*P, K) for skinny products.
 static float *group_scratch(int64_t K, int64_t OC, int G, int64_t P) {
     const int64_t cols = G * P;
@@ -203,9 +211,7 @@ int tg_conv2d_forward_kernel(float *out, const float *x, const float *w, int N, 
         const int rows = gn == 1 && !direct ? block_rows(g, K) : g->OH;
         if (rows < g->OH) {  // one image in blocks of output rows
             for (int oh0 = 0; oh0 < g->OH; oh0 += rows) {
-                tg_conv_geom gb = *g;
-                gb.oh0 = oh0;
-                gb.OH = g->OH - oh0 < rows ? g->OH - oh0 : rows;
+                const tg_conv_geom gb = row_block(g, oh0, rows);
                 const int bw = gb.OH * g->OW;
                 im2col_group(&gb, x + n0 * XS, col, 1, bw);
                 tg_gemm(CblasNoTrans, CblasNoTrans, OC, bw, (int)K, w, (int)K, col, bw, 0.0f,
@@ -255,9 +261,7 @@ int tg_conv2d_backward_kernel_w(float *dx, float *dw, bool dw_acc, const float *
         const int rows = gn == 1 && !direct ? block_rows(g, K) : g->OH;
         if (rows < g->OH) {  // one image in blocks of output rows
             for (int oh0 = 0; oh0 < g->OH; oh0 += rows) {
-                tg_conv_geom gb = *g;
-                gb.oh0 = oh0;
-                gb.OH = g->OH - oh0 < rows ? g->OH - oh0 : rows;
+                const tg_conv_geom gb = row_block(g, oh0, rows);
                 const int bw = gb.OH * g->OW;
                 const float *db = dg + oh0 * g->OW;  // (OC, bw), rows P apart
                 if (dw) {
