@@ -43,6 +43,10 @@
 #include "conv_gemm.h"
 #include "parallel.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #define CHUNK_FLOATS ((long)4 << 20)  // V or M of one chunk, at most (16 MB)
 #define CHUNK_OUTPUTS 3072              // outputs per chunk: F(2x2) 768 tiles, F(4x4) 192
 
@@ -167,6 +171,82 @@ static wg_block block_next(const wg_job *j, wg_block b) {
     return b;
 }
 
+#if defined(__AVX512F__)
+// the first c lanes (none for c <= 0, all for c >= 16)
+#define TG_MASK(c) \
+    ((c) >= 16 ? (__mmask16)0xffff : (c) <= 0 ? (__mmask16)0 : (__mmask16)((1u << (c)) - 1))
+#endif
+
+// out[k] = s[m*k] for k < n, m = 2 or 4; s holds at least m*(n-1)+1 floats (no more is
+// read). With AVX-512, 16 outputs at a time from two (m = 2) or four (m = 4) vectors by
+// lane permutes; gcc left this loop scalar whenever a row had fewer than 8 tiles
+// (layers 2-4 at 224x224: 7, 4 and 2 tiles a row).
+INLINE void gather_stride(const float *s, int m, float *out, int n) {
+    int k = 0;
+#if defined(__AVX512F__)
+    const int have = m * (n - 1) + 1;  // floats of s that may be read
+    for (; k < n; k += 16) {
+        const float *p = s + m * k;
+        const int avail = have - m * k;
+        const __mmask16 mo = TG_MASK(n - k);
+        __m512 r;
+        if (m == 2) {
+            const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                                  26, 28, 30);
+            r = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(TG_MASK(avail), p), idx,
+                                       _mm512_maskz_loadu_ps(TG_MASK(avail - 16), p + 16));
+        } else {
+            const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16,
+                                                  20, 24, 28);
+            const __m512 lo = _mm512_permutex2var_ps(
+                _mm512_maskz_loadu_ps(TG_MASK(avail), p), idx,
+                _mm512_maskz_loadu_ps(TG_MASK(avail - 16), p + 16));
+            const __m512 hi = _mm512_permutex2var_ps(
+                _mm512_maskz_loadu_ps(TG_MASK(avail - 32), p + 32), idx,
+                _mm512_maskz_loadu_ps(TG_MASK(avail - 48), p + 48));
+            r = _mm512_shuffle_f32x4(lo, hi, 0x44);  // lanes 0-7 of lo, then 0-7 of hi
+        }
+        _mm512_mask_storeu_ps(out + k, mo, r);
+    }
+#endif
+    for (; k < n; k++) out[k] = s[m * k];
+}
+
+// out[m*k + p] = in[p][k] for k < n, p < m, m = 2 or 4: the inverse of gather_stride over
+// m columns (writes exactly m*n floats).
+INLINE void interleave(const float *const *in, int m, float *out, int n) {
+    int k = 0;
+#if defined(__AVX512F__)
+    const __m512i plo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i phi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
+                                          15, 31);
+    for (; k < n; k += 16) {
+        const __mmask16 mi = TG_MASK(n - k);
+        const int w = m * (n - k);  // floats left to write
+        float *o = out + m * k;
+        const __m512 a = _mm512_maskz_loadu_ps(mi, in[0] + k), b = _mm512_maskz_loadu_ps(mi, in[1] + k);
+        const __m512 ablo = _mm512_permutex2var_ps(a, plo, b), abhi = _mm512_permutex2var_ps(a, phi, b);
+        if (m == 2) {
+            _mm512_mask_storeu_ps(o, TG_MASK(w), ablo);
+            _mm512_mask_storeu_ps(o + 16, TG_MASK(w - 16), abhi);
+            continue;
+        }
+        const __m512 c = _mm512_maskz_loadu_ps(mi, in[2] + k), d = _mm512_maskz_loadu_ps(mi, in[3] + k);
+        const __m512 cdlo = _mm512_permutex2var_ps(c, plo, d), cdhi = _mm512_permutex2var_ps(c, phi, d);
+        // pairs (a b) and (c d) of one tile side by side: tiles 0-3, 4-7 of each half
+        const __m512i q0 = _mm512_setr_epi32(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+        const __m512i q1 = _mm512_setr_epi32(8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15,
+                                             30, 31);
+        _mm512_mask_storeu_ps(o, TG_MASK(w), _mm512_permutex2var_ps(ablo, q0, cdlo));
+        _mm512_mask_storeu_ps(o + 16, TG_MASK(w - 16), _mm512_permutex2var_ps(ablo, q1, cdlo));
+        _mm512_mask_storeu_ps(o + 32, TG_MASK(w - 32), _mm512_permutex2var_ps(abhi, q0, cdhi));
+        _mm512_mask_storeu_ps(o + 48, TG_MASK(w - 48), _mm512_permutex2var_ps(abhi, q1, cdhi));
+    }
+#endif
+    for (; k < n; k++)
+        for (int p = 0; p < m; p++) out[m * k + p] = in[p][k];
+}
+
 #define FOR_BLOCKS(j, b) for (wg_block b = block_next(j, (wg_block){0}); b.nk; b = block_next(j, b))
 
 // Row rr of block b: image i of the chunk and tile row th.
@@ -201,8 +281,7 @@ INLINE void input_rows(const wg_job *j, int64_t c0, int64_t c1, const wg_kind *K
                 for (int r = 0; r < a; r++) in[r] = seg[r], out[r] = s[r];
                 small_mm(a, a, &K->BT[0][0], AMAX, 1, out, in, len);  // along the height: B^T d
                 for (int r = 0; r < a; r++)  // tile k's columns
-                    for (int q = 0; q < a; q++)
-                        for (int k = 0; k < b.nb; k++) col[r][q][rr * b.nb + k] = s[r][m * k + q];
+                    for (int q = 0; q < a; q++) gather_stride(s[r] + q, m, col[r][q] + rr * b.nb, b.nb);
             }
             float *v = j->V + c * nt + b.t0;
             for (int r = 0; r < a; r++) {  // along the width: (B^T d) B
@@ -243,10 +322,11 @@ INLINE void output_rows(const wg_job *j, int64_t o0, int64_t o1, const wg_kind *
                     float *row = yc + (m * th + t) * OW + m * b.tw0;
                     float(*yt)[TB] = y[t];
                     const int k0 = rr * b.nb;
-                    if (ncol == m * b.nb)
-                        for (int k = 0; k < b.nb; k++)
-                            for (int p = 0; p < m; p++) row[m * k + p] = yt[p][k0 + k];
-                    else
+                    if (ncol == m * b.nb) {
+                        const float *ys[MMAX];
+                        for (int p = 0; p < m; p++) ys[p] = yt[p] + k0;
+                        interleave(ys, m, row, b.nb);
+                    } else
                         for (int k = 0; k < ncol; k++) row[k] = yt[k % m][k0 + k / m];
                 }
             }
@@ -276,8 +356,7 @@ INLINE void doutput_rows(const wg_job *j, int64_t o0, int64_t o1, const wg_kind 
                         for (int p = 0; p < m; p++)
                             for (int k = 0; k < b.nb; k++) e[t][p][k0 + k] = 0.0f;
                     else if (ncol == m * b.nb)
-                        for (int k = 0; k < b.nb; k++)
-                            for (int p = 0; p < m; p++) e[t][p][k0 + k] = row[m * k + p];
+                        for (int p = 0; p < m; p++) gather_stride(row + p, m, e[t][p] + k0, b.nb);
                     else
                         for (int k = 0; k < m * b.nb; k++)
                             e[t][k % m][k0 + k / m] = k < ncol ? row[k] : 0.0f;
@@ -304,7 +383,8 @@ INLINE void dinput_rows(const wg_job *j, int64_t c0, int64_t c1, const wg_kind *
     const int m = K->m, a = m + 2;
     const int H = j->g->H, W = j->g->W, C = j->C;
     const long nt = j->nt, xs = (long)C * nt;
-    float S[AMAX][AMAX][TB], dd[AMAX][AMAX][TB], acc[SEG];
+    float S[AMAX][AMAX][TB], dd[AMAX][AMAX][TB], acc[SEG], over[MMAX * TB];
+    static const float zeros[TB];
     const float *in[AMAX];
     float *out[AMAX];
     for (int64_t c = c0; c < c1; c++)
@@ -328,11 +408,14 @@ INLINE void dinput_rows(const wg_job *j, int64_t c0, int64_t c1, const wg_kind *
                 for (int r = 0; r < a; r++) {
                     const int ih = m * th - 1 + r;
                     if (ih < 0 || ih >= H) continue;
-                    for (int p = 0; p < m; p++)  // column m*k+p: column p of tile k ...
-                        for (int k = 0; k < b.nb; k++) acc[m * k + p] = dd[r][p][t0 + k];
+                    const float *cols[MMAX];  // column m*k+p: column p of tile k ...
+                    for (int p = 0; p < m; p++) cols[p] = dd[r][p] + t0;
+                    interleave(cols, m, acc, b.nb);
                     acc[m * b.nb] = acc[m * b.nb + 1] = 0.0f;
-                    for (int p = m; p < a; p++)  // ... and column p-m of tile k+1 overlaps it
-                        for (int k = 0; k < b.nb; k++) acc[m * (k + 1) + p - m] += dd[r][p][t0 + k];
+                    // ... and column p-m of tile k+1 overlaps it (p = m, m+1; zero beyond)
+                    for (int p = 0; p < m; p++) cols[p] = p < 2 ? dd[r][m + p] + t0 : zeros;
+                    interleave(cols, m, over, b.nb);
+                    for (int k = 0; k < m * b.nb + 2 - m; k++) acc[m + k] += over[k];
                     float *row = dxc + ih * W;
                     for (int k = k0; k < k1; k++) row[w0 + k] += acc[k];
                 }
