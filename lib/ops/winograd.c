@@ -147,7 +147,7 @@ INLINE void small_mm(int R, int S, const float *c, int ci, int cj, float *const 
 // tiles a row), or part of one row when a row has more than TB tiles. The arithmetic
 // runs over the tiles of a block, so every inner loop is long and vectorizes; only the
 // gathers from and scatters to image rows (column m*k + q of a row segment is column q of
-// tile k) are strided. Results go through small local buffers and are copied into V and M
+// tile k) are strided (lane permutes with AVX-512: gather_stride, interleave). Results go through small local buffers and are copied into V and M
 // plane by plane.
 #define TB 64
 #define SEG (MMAX * TB + 2)  // a row segment of TB tiles
