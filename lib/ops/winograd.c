@@ -147,8 +147,8 @@ INLINE void small_mm(int R, int S, const float *c, int ci, int cj, float *const 
 // tiles a row), or part of one row when a row has more than TB tiles. The arithmetic
 // runs over the tiles of a block, so every inner loop is long and vectorizes; only the
 // gathers from and scatters to image rows (column m*k + q of a row segment is column q of
-// tile k) are strided (lane permutes with AVX-512: gather_stride, interleave). Results go through small local buffers and are copied into V and M
-// plane by plane.
+// tile k) are strided (lane permutes with AVX-512: gather_stride, interleave). Results go
+// through small local buffers and are copied into V and M plane by plane.
 #define TB 64
 #define SEG (MMAX * TB + 2)  // a row segment of TB tiles
 
@@ -224,17 +224,22 @@ INLINE void interleave(const float *const *in, int m, float *out, int n) {
         const __mmask16 mi = TG_MASK(n - k);
         const int w = m * (n - k);  // floats left to write
         float *o = out + m * k;
-        const __m512 a = _mm512_maskz_loadu_ps(mi, in[0] + k), b = _mm512_maskz_loadu_ps(mi, in[1] + k);
-        const __m512 ablo = _mm512_permutex2var_ps(a, plo, b), abhi = _mm512_permutex2var_ps(a, phi, b);
+        const __m512 a = _mm512_maskz_loadu_ps(mi, in[0] + k);
+        const __m512 b = _mm512_maskz_loadu_ps(mi, in[1] + k);
+        const __m512 ablo = _mm512_permutex2var_ps(a, plo, b);
+        const __m512 abhi = _mm512_permutex2var_ps(a, phi, b);
         if (m == 2) {
             _mm512_mask_storeu_ps(o, TG_MASK(w), ablo);
             _mm512_mask_storeu_ps(o + 16, TG_MASK(w - 16), abhi);
             continue;
         }
-        const __m512 c = _mm512_maskz_loadu_ps(mi, in[2] + k), d = _mm512_maskz_loadu_ps(mi, in[3] + k);
-        const __m512 cdlo = _mm512_permutex2var_ps(c, plo, d), cdhi = _mm512_permutex2var_ps(c, phi, d);
+        const __m512 c = _mm512_maskz_loadu_ps(mi, in[2] + k);
+        const __m512 d = _mm512_maskz_loadu_ps(mi, in[3] + k);
+        const __m512 cdlo = _mm512_permutex2var_ps(c, plo, d);
+        const __m512 cdhi = _mm512_permutex2var_ps(c, phi, d);
         // pairs (a b) and (c d) of one tile side by side: tiles 0-3, 4-7 of each half
-        const __m512i q0 = _mm512_setr_epi32(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+        const __m512i q0 =
+            _mm512_setr_epi32(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
         const __m512i q1 = _mm512_setr_epi32(8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15,
                                              30, 31);
         _mm512_mask_storeu_ps(o, TG_MASK(w), _mm512_permutex2var_ps(ablo, q0, cdlo));
@@ -281,7 +286,8 @@ INLINE void input_rows(const wg_job *j, int64_t c0, int64_t c1, const wg_kind *K
                 for (int r = 0; r < a; r++) in[r] = seg[r], out[r] = s[r];
                 small_mm(a, a, &K->BT[0][0], AMAX, 1, out, in, len);  // along the height: B^T d
                 for (int r = 0; r < a; r++)  // tile k's columns
-                    for (int q = 0; q < a; q++) gather_stride(s[r] + q, m, col[r][q] + rr * b.nb, b.nb);
+                    for (int q = 0; q < a; q++)
+                        gather_stride(s[r] + q, m, col[r][q] + rr * b.nb, b.nb);
             }
             float *v = j->V + c * nt + b.t0;
             for (int r = 0; r < a; r++) {  // along the width: (B^T d) B
