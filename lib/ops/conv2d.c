@@ -16,6 +16,7 @@
 // The products (conv_gemm.c) are split over the ops' thread pool, one OpenBLAS thread each.
 // Gradients are computed only for inputs that require them (frozen weights: no dW).
 #include <cblas.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,8 @@ void tg_conv_geom_finish(tg_conv_geom *g) {
 static int group_min_cols(void) {
     static int v;
     if (!v) {
-        const char *e = getenv("TG_CONV_GROUP_COLS");
-        v = e && atoi(e) > 0 ? atoi(e) : GROUP_MIN_COLS;
+        const int64_t e = tg_env_int("TG_CONV_GROUP_COLS", GROUP_MIN_COLS);
+        v = e > 0 && e <= INT_MAX ? (int)e : GROUP_MIN_COLS;
     }
     return v;
 }
@@ -162,8 +163,7 @@ static int use_winograd(const tg_conv_geom *g, int N) {
 static int64_t col_block_floats(void) {
     static int64_t v = -1;
     if (v < 0) {
-        const char *e = getenv("TG_CONV_COL_BLOCK");
-        v = e ? atoll(e) : COL_BLOCK_FLOATS;
+        v = tg_env_int("TG_CONV_COL_BLOCK", COL_BLOCK_FLOATS);
         if (v <= 0) v = INT64_MAX;
     }
     return v;

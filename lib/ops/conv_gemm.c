@@ -31,9 +31,8 @@ static inline float hsum256(__m256 v) {
 static int skinny_max(void) {
     static int v = -1;
     if (v < 0) {
-        const char *e = getenv("TG_CONV_SKINNY");
-        v = e ? atoi(e) : TG_SKINNY_MAX;
-        if (v < 0 || v > TG_SKINNY_MAX) v = TG_SKINNY_MAX;
+        const int64_t e = tg_env_int("TG_CONV_SKINNY", TG_SKINNY_MAX);
+        v = e < 0 || e > TG_SKINNY_MAX ? TG_SKINNY_MAX : (int)e;
     }
     return v;
 }
@@ -41,8 +40,7 @@ static int skinny_max(void) {
 static int64_t small_macs(void) {
     static int64_t v = -1;
     if (v < 0) {
-        const char *e = getenv("TG_GEMM_SMALL");
-        v = e ? atoll(e) : TG_GEMM_SMALL_MACS;
+        v = tg_env_int("TG_GEMM_SMALL", TG_GEMM_SMALL_MACS);
         if (v < 0) v = 0;
     }
     return v;
@@ -55,10 +53,7 @@ bool tg_gemm_is_small(int64_t macs) { return macs < small_macs() && tg_parallel_
 // spin in sched_yield for a while and took 10-15% of the CPU of a batch-1 step.
 void tg_gemm_split(int64_t n, void (*fn)(void *, int64_t, int64_t), void *arg) {
     static int restore = -1;
-    if (restore < 0) {
-        const char *e = getenv("TG_GEMM_RESTORE");
-        restore = e && atoi(e) > 0;
-    }
+    if (restore < 0) restore = tg_env_int("TG_GEMM_RESTORE", 0) > 0;
     const int saved = openblas_get_num_threads();
     if (saved != 1) openblas_set_num_threads(1);
     tg_parallel_for(n, (int64_t)1 << 30, fn, arg);
@@ -94,10 +89,7 @@ static _Atomic int touch_sink;  // the sum is compared, so the reads stay
 
 static bool touch_on(void) {
     static int v = -1;
-    if (v < 0) {
-        const char *e = getenv("TG_GEMM_TOUCH");
-        v = !e || atoi(e) != 0;
-    }
+    if (v < 0) v = tg_env_int("TG_GEMM_TOUCH", 1) != 0;
     return v;
 }
 

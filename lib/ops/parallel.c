@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -24,11 +25,15 @@
 // (and 18.8 at 16384, 17.9 at 1024, 22.3 at 262144). TG_PARALLEL_MIN=n sets it.
 #define PARALLEL_MIN_COST ((int64_t)1 << 12)
 
+int64_t tg_env_int(const char *name, int64_t dflt) {
+    const char *e = getenv(name);
+    return e ? atoll(e) : dflt;
+}
+
 static int64_t min_cost(void) {
     static int64_t v = -1;
     if (v < 0) {
-        const char *e = getenv("TG_PARALLEL_MIN");
-        v = e ? atoll(e) : PARALLEL_MIN_COST;
+        v = tg_env_int("TG_PARALLEL_MIN", PARALLEL_MIN_COST);
         if (v < 0) v = 0;
     }
     return v;
@@ -95,9 +100,8 @@ static bool spin_until(bool (*done)(uint64_t), uint64_t arg) {
 static int spin_polls(void) {
     static int v = -1;
     if (v < 0) {
-        const char *e = getenv("TG_PARALLEL_SPIN");
-        v = e ? atoi(e) : SPIN_POLLS;
-        if (v < 0) v = 0;
+        const int64_t e = tg_env_int("TG_PARALLEL_SPIN", SPIN_POLLS);
+        v = e < 0 ? 0 : e > INT_MAX ? INT_MAX : (int)e;
     }
     return v;
 }
