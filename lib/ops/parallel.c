@@ -5,10 +5,10 @@
 // runs inline. Loops cheaper than PARALLEL_MIN_COST (items x cost per item) are not split.
 #include "parallel.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
