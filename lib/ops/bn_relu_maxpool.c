@@ -4,15 +4,13 @@
 // Forward, plane by plane: BN + ReLU of one (H, W) plane into a scratch plane that stays in
 // cache, then the pool from it (without a graph and in a channel whose BN scale is positive
 // and finite: the pool first, then BN + ReLU of the pooled quarter). The normalised
-// activation, a full-size tensor the chain
-// would keep for ReLU's backward (51 MB at batch 16, 224x224), is never stored: the ReLU's
-// mask at each window's maximum is the pooled value's sign, saved as the top bit of the
-// one-byte window position.
+// activation, a full-size tensor the chain would keep for ReLU's backward (51 MB at batch
+// 16, 224x224), is never stored: the ReLU's mask at each window's maximum is the pooled
+// value's sign, saved as the top bit of the one-byte window position.
 // Backward, per channel: the gradient plane dy = relu'(.) * unpool(dout) is rebuilt in
 // scratch (twice: once for BN's sums, once for dx) and BN's backward runs on it, reading
 // the saved x. The float operations and their order are those of tg_batchnorm2d, tg_relu_
 // and tg_maxpool2d one after the other, so values and gradients are bitwise equal.
-#include <float.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -54,7 +52,7 @@ static void fwd_task(void *arg, int64_t c0, int64_t c1) {
     for (int64_t ch = c0; ch < c1; ch++) {
         float a, b;
         tg_bn_affine(j->mean, j->invstd, j->weight, j->bias, ch, &a, &b);
-        const bool pool_first = j->pool_first && a > 0.0f && a <= FLT_MAX && isfinite(b);
+        const bool pool_first = j->pool_first && a > 0.0f && isfinite(a) && isfinite(b);
         for (int64_t n = 0; n < j->N; n++) {
             const int64_t pl = n * j->C + ch;
             float *out = j->out + pl * O;
