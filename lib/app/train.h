@@ -30,6 +30,7 @@
 #include <stddef.h>
 
 #include "app/config.h"
+#include "app/metrics.h"  // tg_epoch_metrics, after every epoch
 #include "core/error.h"
 
 // After every step.
@@ -45,20 +46,6 @@ typedef struct {
     double images_per_s;
     double eta_s;       // estimate for the rest of the epoch
 } tg_train_progress;
-
-// After every epoch (the line written to metrics.jsonl).
-typedef struct {
-    int epoch;  // 1-based
-    int epochs;
-    double train_loss, train_acc;
-    bool has_val;
-    double val_loss, val_acc;  // when has_val
-    double lr;
-    size_t images, skipped;
-    size_t dropped;  // images left out: batches of one at image_size <= 32 (BatchNorm)
-    double seconds, images_per_s;
-    bool best;  // best.safetensors was written for this epoch
-} tg_epoch_metrics;
 
 typedef struct {
     bool resume;            // continue from output/checkpoint.safetensors
