@@ -2,7 +2,6 @@
 // SGD-momentum) of resnet18 with a C-class head on random input, as
 // scripts/bench_vs_pytorch.py does in PyTorch, and prints the median step time, images/s
 // and the peak RSS.
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,27 +15,11 @@
 #include "nn/resnet18.h"
 #include "nn/sgd.h"
 #include "ops/ops.h"
+#include "options.h"
 
-#define MAX_FREEZE 64
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: tgfinetune bench --batch B --size S [--freeze PATTERN]... [--steps N]\n"
-            "                        [--classes C] [--threads T] [--json]\n"
-            "Times training steps (forward, cross-entropy, backward, SGD with momentum 0.9)\n"
-            "of resnet18 with a new C-class head on random input of B x 3 x S x S.\n\n"
-            "  -b, --batch B       images per step (default 1)\n"
-            "  -s, --size S        image side in pixels (default 64, at least 32)\n"
-            "  -f, --freeze GLOB   freeze parameters whose name matches (repeatable; '*' for\n"
-            "                      all); the head is replaced after freezing, so it trains\n"
-            "  -n, --steps N       timed steps after one warm-up step (default 5)\n"
-            "  -c, --classes C     classes of the new head (default 1000)\n"
-            "  -t, --threads T     compute threads (default: every core)\n"
-            "      --phases        also print each phase's median and least time (stderr)\n"
-            "      --json          print {\"median_step_ms\": ..., \"images_per_s\": ..., "
-            "\"peak_rss_mb\": ...}\n"
-            "  -h, --help          this help\n");
-}
+static const char about[] =
+    "Times training steps (forward, cross-entropy, backward, SGD with momentum 0.9)\n"
+    "of resnet18 with a new C-class head on random input of B x 3 x S x S.\n";
 
 static double now_ms(void) {
     struct timespec ts;
@@ -49,81 +32,34 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static bool parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < lo || v > hi) return false;
-    *out = (int)v;
-    return true;
-}
+typedef struct {
+    int batch, size, steps, classes, threads;
+    bool json, phases;
+    tg_cmd_list freeze;  // --freeze patterns, in order
+} bench_args;
 
-int tg_cmd_bench(int argc, char **argv) {
-    int batch = 1, size = 64, steps = 5, classes = 1000, threads = 0, json = 0, phases = 0;
-    double *phase[4] = {NULL, NULL, NULL, NULL};  // (steps,) ms of zero_grad, forward, backward, step
-    const char *freeze[MAX_FREEZE];
-    int n_freeze = 0;
-    static const struct option longopts[] = {
-        {"batch", required_argument, NULL, 'b'},   {"size", required_argument, NULL, 's'},
-        {"freeze", required_argument, NULL, 'f'},  {"steps", required_argument, NULL, 'n'},
-        {"classes", required_argument, NULL, 'c'}, {"threads", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
-        {"phases", no_argument, NULL, 'p'},
-        {NULL, 0, NULL, 0},
-    };
-    optind = 1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "b:s:f:n:c:t:h", longopts, NULL)) != -1) {
-        bool ok = true;
-        switch (opt) {
-        case 'b': ok = parse_int(optarg, 1, 4096, &batch); break;
-        case 's': ok = parse_int(optarg, 32, 4096, &size); break;
-        case 'n': ok = parse_int(optarg, 1, 100000, &steps); break;
-        case 'c': ok = parse_int(optarg, 1, 1 << 24, &classes); break;
-        case 't': ok = parse_int(optarg, 0, 1024, &threads); break;
-        case 'j': json = 1; break;
-        case 'p': phases = 1; break;
-        case 'f':
-            if (n_freeze == MAX_FREEZE) {
-                fprintf(stderr, "tgfinetune bench: at most %d --freeze patterns\n", MAX_FREEZE);
-                return TG_EXIT_USAGE;
-            }
-            freeze[n_freeze++] = optarg;
-            break;
-        case 'h': usage(stdout); return TG_EXIT_OK;
-        default: usage(stderr); return TG_EXIT_USAGE;
-        }
-        if (!ok) {
-            fprintf(stderr, "tgfinetune bench: invalid value '%s' for --%s\n", optarg,
-                    opt == 'b'   ? "batch"
-                    : opt == 's' ? "size"
-                    : opt == 'n' ? "steps"
-                    : opt == 'c' ? "classes"
-                                 : "threads");
-            return TG_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "tgfinetune bench: unexpected argument '%s'\n", argv[optind]);
-        return TG_EXIT_USAGE;
-    }
-
+// Builds the model, times a->steps training steps after a warm-up one, prints the figures.
+static int bench(const bench_args *a) {
+    const int batch = a->batch, size = a->size, steps = a->steps, classes = a->classes;
+    const tg_cmd_list *freeze = &a->freeze;
     int rc = TG_EXIT_FAIL;
+    double *phase[4] = {NULL, NULL, NULL, NULL};  // (steps,) ms of zero_grad, forward, backward, step
     tg_error err = {0};
     tg_rng rng;
     tg_rng_seed(&rng, 0);
     tg_ctx c;
     tg_ctx_init(&c);
-    c.threads = tg_app_set_threads(threads);
+    c.threads = tg_app_set_threads(a->threads);
     tg_sgd sgd = {0};
     tg_tensor *x = NULL;
     int64_t *labels = NULL;
     double *times = NULL;
     tg_resnet18 *m = tg_resnet18_new(1000, &rng, &err);
     if (!m) goto fail;
-    for (int i = 0; i < n_freeze; i++) {
-        if (tg_resnet18_freeze(m, freeze[i]) == 0) {
+    for (int i = 0; i < freeze->n; i++) {
+        if (tg_resnet18_freeze(m, freeze->v[i]) == 0) {
             fprintf(stderr, "tgfinetune bench: --freeze '%s' matches no parameter of resnet18\n",
-                    freeze[i]);
+                    freeze->v[i]);
             rc = TG_EXIT_USAGE;
             goto done;
         }
@@ -166,7 +102,7 @@ int tg_cmd_bench(int argc, char **argv) {
         double t4 = now_ms();
         tg_ctx_reset(&c);
         if (s >= 0) times[s] = now_ms() - t0;
-        if (s >= 0 && phases) {
+        if (s >= 0 && a->phases) {
             phase[0][s] = t1 - t0;
             phase[1][s] = t2 - t1;
             phase[2][s] = t3 - t2;
@@ -179,7 +115,7 @@ int tg_cmd_bench(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = (double)ru.ru_maxrss / 1024.0;  // Linux: kilobytes
     double ips = 1000.0 * batch / median;
-    if (json) {
+    if (a->json) {
         printf("{\"median_step_ms\": %.3f, \"images_per_s\": %.3f, \"peak_rss_mb\": %.1f}\n",
                median, ips, rss_mb);
     } else {
@@ -191,7 +127,7 @@ int tg_cmd_bench(int argc, char **argv) {
                "peak RSS %.0f MB\n",
                median, times[0], times[steps - 1], steps, ips, rss_mb);
     }
-    if (phases) {
+    if (a->phases) {
         static const char *names[4] = {"zero_grad", "forward+loss", "backward", "sgd step"};
         for (int i = 0; i < 4; i++) {
             qsort(phase[i], (size_t)steps, sizeof *phase[i], cmp_double);
@@ -213,5 +149,34 @@ done:
     tg_sgd_free(&sgd);
     tg_resnet18_free(m);
     tg_ctx_free(&c);
+    return rc;
+}
+
+int tg_cmd_bench(int argc, char **argv) {
+    bench_args a = {.batch = 1, .size = 64, .steps = 5, .classes = 1000};
+    const tg_option opts[] = {
+        TG_OPT_INT('b', "batch", &a.batch, "B", 1, 4096, "images per step (default 1)"),
+        TG_OPT_INT('s', "size", &a.size, "S", 32, 4096,
+                   "image side in pixels (default 64, at least 32)"),
+        TG_OPT_LIST('f', "freeze", &a.freeze, "GLOB",
+                    "freeze parameters whose name matches (repeatable; '*' for all); the head is "
+                    "replaced after freezing, so it trains"),
+        TG_OPT_INT('n', "steps", &a.steps, "N", 1, 100000,
+                   "timed steps after one warm-up step (default 5)"),
+        TG_OPT_INT('c', "classes", &a.classes, "C", 1, 1 << 24,
+                   "classes of the new head (default 1000)"),
+        TG_OPT_THREADS(&a.threads, "compute threads, 0..1024 (default 0: every core)"),
+        TG_OPT_BOOL(0, "phases", &a.phases,
+                    "also print each phase's median and least time (stderr)"),
+        TG_OPT_BOOL(0, "json", &a.json,
+                    "print {\"median_step_ms\": ..., \"images_per_s\": ..., "
+                    "\"peak_rss_mb\": ...}"),
+        TG_OPT_END,
+    };
+    const tg_cmd_spec spec = {"bench", about, opts, NULL, NULL, false};
+    int rc = tg_cmd_parse(&spec, argc, argv);
+    if (rc != TG_CMD_GO) return rc;
+    rc = bench(&a);
+    tg_cmd_list_free(&a.freeze);
     return rc;
 }

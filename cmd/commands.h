@@ -42,16 +42,10 @@ int tg_cmd_info(int argc, char **argv);
 // cmd/bench.c
 int tg_cmd_bench(int argc, char **argv);
 
-// cmd/args.c: parse an integer option value in [lo, hi]; on failure print
-// "tgfinetune CMD: --OPT must be an integer RULE (got 'S')" and return false (exit 2).
-bool tg_cmd_int_arg(const char *cmd, const char *opt, const char *s, long lo, long hi,
-                    const char *rule, int *out);
-// --threads: 0 (every core) to TG_THREADS_MAX.
-bool tg_cmd_threads_arg(const char *cmd, const char *s, int *out);
-
 // cmd/report.c: strings from files made safe to print (control characters and bytes that
 // are not UTF-8 as \xNN, tg_path_escape), malloc'd (NULL: out of memory); and a
-// subcommand's error "tgfinetune CMD: MSG" on stderr with MSG made safe the same way.
+// subcommand's error or notice "tgfinetune CMD: MSG" on stderr with MSG made safe the same
+// way (CMD "": "tgfinetune: MSG").
 char *tg_cmd_shown(const char *s);
 void tg_cmd_error(const char *cmd, const char *msg);
 

@@ -1,4 +1,4 @@
-// convert.c: `tgfinetune convert IN -o OUT`: between PyTorch checkpoints (.pth, zip or
+// convert.c: `tgfinetune convert IN --output OUT`: between PyTorch checkpoints (.pth, zip or
 // legacy) and safetensors. Keys, dtypes, shapes and bytes are kept as they are.
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,49 +6,27 @@
 
 #include "commands.h"
 #include "io/statedict.h"
+#include "options.h"
 
-static void convert_usage(FILE *f) {
-    fprintf(f,
-            "usage: tgfinetune convert IN -o OUT\n"
-            "Converts a state_dict between a PyTorch checkpoint and safetensors.\n"
-            "  IN   a .pth/.pt (torch.save, zip or legacy format) or a .safetensors file,\n"
-            "       detected by its content\n"
-            "  -o, --output OUT   a .safetensors file, or a .pth (zip format, loadable by\n"
-            "       torch.load(path, weights_only=True)); written atomically\n"
-            "The pickle inside a .pth is read as data: only the globals a state_dict needs are\n"
-            "accepted and nothing is executed.\n");
-}
+static const char about[] = "Converts a state_dict between a PyTorch checkpoint and safetensors.\n";
+static const char epilog[] =
+    "The pickle inside a .pth is read as data: only the globals a state_dict needs are\n"
+    "accepted and nothing is executed. Exit codes: 0 done, 1 unreadable or bad file, 2 usage.\n";
 
 int tg_cmd_convert(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            convert_usage(stdout);
-            return TG_EXIT_OK;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "tgfinetune convert: %s needs a file name\n", a);
-                return TG_EXIT_USAGE;
-            }
-            out = argv[++i];
-        } else if (!strncmp(a, "--output=", 9)) {
-            out = a + 9;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "tgfinetune convert: unknown option '%s'\n", a);
-            convert_usage(stderr);
-            return TG_EXIT_USAGE;
-        } else if (!in) {
-            in = a;
-        } else {
-            fprintf(stderr, "tgfinetune convert: unexpected argument '%s'\n", a);
-            return TG_EXIT_USAGE;
-        }
-    }
-    if (!in || !out) {
-        convert_usage(stderr);
-        return TG_EXIT_USAGE;
-    }
+    const tg_option opts[] = {
+        TG_ARG("IN", &in,
+               "a .pth/.pt (torch.save, zip or legacy format) or a .safetensors file, detected "
+               "by its content"),
+        TG_OPT_STRING_REQUIRED('o', "output", &out, "OUT",
+                               "a .safetensors file, or a .pth (zip format, loadable by "
+                               "torch.load(path, weights_only=True)); written atomically"),
+        TG_OPT_END,
+    };
+    const tg_cmd_spec spec = {"convert", about, opts, epilog, NULL, false};
+    int rc = tg_cmd_parse(&spec, argc, argv);
+    if (rc != TG_CMD_GO) return rc;
     size_t ol = strlen(out);
     int to_pth = (ol >= 4 && !strcasecmp(out + ol - 4, ".pth")) ||
                  (ol >= 3 && !strcasecmp(out + ol - 3, ".pt"));
@@ -77,7 +55,7 @@ int tg_cmd_convert(int argc, char **argv) {
                 bad == 1 ? "" : "s");
         free(name);
     }
-    int rc = TG_EXIT_OK;
+    rc = TG_EXIT_OK;
     if (tg_statedict_save(out, &sd, &err) != TG_OK) {
         tg_cmd_error("convert", err.msg);
         rc = TG_EXIT_FAIL;

@@ -1,7 +1,7 @@
-// eval.c: `tgfinetune eval --model FILE --data DIR [--json]`: top-1, top-5, mean loss,
-// per-class accuracy and the confusion matrix of a trained model on a labelled folder.
+// eval.c: `tgfinetune eval [--model FILE] --data DIR [--json] [--batch-size N] [--threads N]`:
+// top-1, top-5, mean loss, per-class accuracy and the confusion matrix of a trained model
+// on a labelled folder.
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,32 +9,19 @@
 #include <unistd.h>
 
 #include "app/evaluate.h"
-#include "app/threads.h"
 #include "commands.h"
 #include "core/escape.h"
+#include "options.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: tgfinetune eval --model FILE --data DIR [--json]\n"
-            "Evaluates a trained model on an image folder with the model's classes.\n\n"
-            "  -m, --model FILE     a model written by train (default: the last train run's\n"
-            "                       model.safetensors, as predict finds it)\n"
-            "  -d, --data DIR       the folder: DIR/<class>/<images>\n"
-            "  -j, --json           {\"images\": N, \"top1\": F, \"top5\": F, \"loss\": F,\n"
-            "                       \"per_class\": {NAME: F, ...}, \"confusion\": [[...]], ...}\n"
-            "  -b, --batch-size N   images per forward pass (default 32)\n"
-            "  -t, --threads N      compute threads, 0..1024 (default 0: every core)\n"
-            "  -V, --version        print the version\n"
-            "  -h, --help           this help\n\n"
-            "top5 is reported with 5 classes or more (null otherwise). Confusion rows are true\n"
-            "classes, columns predicted ones. Exit codes: 0 done, 1 runtime failure, 2 usage.\n");
-}
+static const char about[] =
+    "Evaluates a trained model on an image folder with the model's classes.\n";
+static const char epilog[] =
+    "top5 is reported with 5 classes or more (null otherwise). Confusion rows are true\n"
+    "classes, columns predicted ones. Exit codes: 0 done, 1 runtime failure, 2 usage.\n";
 
 static void on_message(void *user, const char *msg) {
     (void)user;
-    char *s = tg_cmd_shown(msg);  // may name files and folders: made safe to print
-    fprintf(stderr, "eval: %s\n", s ? s : msg);
-    free(s);
+    tg_cmd_error("eval", msg);  // may name files and folders: made safe to print
 }
 
 static void on_progress(void *user, size_t done, size_t total) {
@@ -117,53 +104,22 @@ int tg_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL;
     bool json = false;
     int batch = 32, threads = 0;
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},      {"data", required_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},             {"batch-size", required_argument, NULL, 'b'},
-        {"threads", required_argument, NULL, 't'},    {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+    const tg_option opts[] = {
+        TG_OPT_STRING('m', "model", &model, "FILE",
+                      "a model written by train (default: the last train run's "
+                      "model.safetensors, as predict finds it)"),
+        TG_OPT_STRING_REQUIRED('d', "data", &data, "DIR", "the folder: DIR/<class>/<images>"),
+        TG_OPT_BOOL('j', "json", &json,
+                    "{\"images\": N, \"top1\": F, \"top5\": F, \"loss\": F, \"per_class\": "
+                    "{NAME: F, ...}, \"confusion\": [[...]], ...}"),
+        TG_OPT_INT('b', "batch-size", &batch, "N", 1, 65536,
+                   "images per forward pass (default 32)"),
+        TG_OPT_THREADS(&threads, "compute threads, 0..1024 (default 0: every core)"),
+        TG_OPT_END,
     };
-    optind = 1;
-    int o;
-    while ((o = getopt_long(argc, argv, "m:d:jb:t:hV", opts, NULL)) != -1) {
-        switch (o) {
-        case 'm':
-            model = optarg;
-            break;
-        case 'd':
-            data = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'b':
-            if (!tg_cmd_int_arg("eval", "batch-size", optarg, 1, 65536, "in [1, 65536]", &batch))
-                return TG_EXIT_USAGE;
-            break;
-        case 't':
-            if (!tg_cmd_threads_arg("eval", optarg, &threads)) return TG_EXIT_USAGE;
-            break;
-        case 'h':
-            usage(stdout);
-            return TG_EXIT_OK;
-        case 'V':
-            printf("tgfinetune %s\n", TG_VERSION);
-            return TG_EXIT_OK;
-        default:
-            usage(stderr);
-            return TG_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "tgfinetune eval: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return TG_EXIT_USAGE;
-    }
-    if (!data) {
-        fprintf(stderr, "tgfinetune eval: --data DIR is required\n");
-        usage(stderr);
-        return TG_EXIT_USAGE;
-    }
+    const tg_cmd_spec spec = {"eval", about, opts, epilog, NULL, false};
+    int rc = tg_cmd_parse(&spec, argc, argv);
+    if (rc != TG_CMD_GO) return rc;
     char *found;
     if (!tg_cmd_model_or_last("eval", &model, &found)) return TG_EXIT_FAIL;
     tg_error err = {0};
@@ -175,7 +131,7 @@ int tg_cmd_eval(int argc, char **argv) {
     tg_eval_result r;
     tg_status st = tg_evaluate(model, data, &eo, &r, &err);
     if (tty) fputs("\r\033[K", stderr);
-    int rc = TG_EXIT_OK;
+    rc = TG_EXIT_OK;
     if (st) {
         tg_cmd_error("eval", err.msg);
         rc = TG_EXIT_FAIL;

@@ -8,13 +8,12 @@
 
 #include "commands.h"
 #include "io/statedict.h"
+#include "options.h"
 
-static void info_usage(FILE *f) {
-    fprintf(f,
-            "usage: tgfinetune info FILE\n"
-            "Lists the tensors of a .pth (zip or legacy) or .safetensors file with their dtype\n"
-            "and shape, its metadata, and the parameter count.\n");
-}
+static const char about[] =
+    "Lists the tensors of a .pth (zip or legacy) or .safetensors file with their dtype\n"
+    "and shape, its metadata, and the parameter count.\n";
+static const char epilog[] = "Exit codes: 0 done, 1 unreadable or bad file, 2 usage.\n";
 
 // The format line: the library's own detection on the file's first bytes, so info names
 // the reader that loaded the file.
@@ -37,22 +36,13 @@ static int is_buffer(const char *name) {
 
 int tg_cmd_info(int argc, char **argv) {
     const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            info_usage(stdout);
-            return TG_EXIT_OK;
-        }
-        if ((argv[i][0] == '-' && argv[i][1]) || path) {
-            fprintf(stderr, "tgfinetune info: unexpected argument '%s'\n", argv[i]);
-            info_usage(stderr);
-            return TG_EXIT_USAGE;
-        }
-        path = argv[i];
-    }
-    if (!path) {
-        info_usage(stderr);
-        return TG_EXIT_USAGE;
-    }
+    const tg_option opts[] = {
+        TG_ARG("FILE", &path, "a .pth/.pt (zip or legacy format) or a .safetensors file"),
+        TG_OPT_END,
+    };
+    const tg_cmd_spec spec = {"info", about, opts, epilog, NULL, false};
+    int rc = tg_cmd_parse(&spec, argc, argv);
+    if (rc != TG_CMD_GO) return rc;
     tg_statedict sd;
     tg_error err = {0};
     if (tg_statedict_load(path, &sd, &err) != TG_OK) {
@@ -63,7 +53,7 @@ int tg_cmd_info(int argc, char **argv) {
     // every name escaped once, up front (NULL entries: out of memory)
     char **names = calloc(sd.n ? sd.n : 1, sizeof *names);
     char *file = tg_cmd_shown(path);
-    int rc = TG_EXIT_OK;
+    rc = TG_EXIT_OK;
     for (size_t i = 0; names && i < sd.n; i++)
         if (!(names[i] = tg_cmd_shown(sd.entries[i].name))) break;
     if (!names || !file || (sd.n && !names[sd.n - 1])) {

@@ -1,8 +1,9 @@
-// main.c: `tgfinetune COMMAND [ARGS]`: dispatches to the subcommands in cmd/.
+// main.c: `tgfinetune COMMAND [ARGS...]`: dispatches to the subcommands in cmd/.
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
+#include "options.h"
 
 // Subcommands register here (name, entry point, one-line summary).
 const tg_command tg_commands[] = {
@@ -15,34 +16,42 @@ const tg_command tg_commands[] = {
     {NULL, NULL, NULL},
 };
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: tgfinetune COMMAND [OPTIONS]\n"
-            "Fine-tune a pretrained ResNet-18 on a folder of images.\n\n"
-            "commands:\n");
+static void list_commands(FILE *f) {
+    fprintf(f, "\ncommands:\n");
     for (const tg_command *c = tg_commands; c->name; c++)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
-    fprintf(f,
-            "\n`tgfinetune COMMAND --help` describes each command.\n"
-            "options:\n  -h, --help     this help\n  -V, --version  print the version\n");
+    fprintf(f, "  help       this help (also -h, --help)\n"
+               "  version    print the version (also -V, --version)\n");
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        usage(stderr);
-        return TG_EXIT_USAGE;
-    }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-        usage(stdout);
+    const char *cmd = NULL;
+    tg_cmd_list rest = {0};
+    const tg_option opts[] = {
+        TG_ARG("COMMAND", &cmd, "one of the commands above"),
+        TG_ARGS_OPTIONAL("ARGS", &rest,
+                         "its options and arguments: `tgfinetune COMMAND --help` describes them"),
+        TG_OPT_END,
+    };
+    const tg_cmd_spec spec = {
+        "", "Fine-tune a pretrained ResNet-18 on a folder of images.\n", opts, NULL,
+        list_commands, true,  // options stop at COMMAND: the rest is the command's
+    };
+    int rc = tg_cmd_parse(&spec, argc, argv);
+    if (rc != TG_CMD_GO) return rc;
+    if (!strcmp(cmd, "help")) {
+        tg_cmd_usage(&spec, stdout);
         return TG_EXIT_OK;
     }
-    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    if (!strcmp(cmd, "version")) {
         printf("tgfinetune %s\n", TG_VERSION);
         return TG_EXIT_OK;
     }
+    // tg_cmd_parse moved the positionals to argv[1..]: COMMAND, then its ARGS
     for (const tg_command *c = tg_commands; c->name; c++)
-        if (!strcmp(cmd, c->name)) return c->run(argc - 1, argv + 1);
-    fprintf(stderr, "tgfinetune: unknown command '%s' (see tgfinetune --help)\n", cmd);
+        if (!strcmp(cmd, c->name)) return c->run(1 + rest.n, argv + 1);
+    char msg[512];
+    snprintf(msg, sizeof msg, "unknown command '%s' (see tgfinetune --help)", cmd);
+    tg_cmd_error("", msg);
     return TG_EXIT_USAGE;
 }

@@ -1,34 +1,22 @@
-// predict.c: `tgfinetune predict IMAGE... [--model FILE] [--topk K] [--json]`.
+// predict.c: `tgfinetune predict IMAGE... [--model FILE] [--topk K] [--json] [--threads N]`.
 // Without --model: the model.safetensors of the last train run started in the current
 // directory, recorded by train in ./.tgfinetune/last_run.
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "app/predict.h"
-#include "app/threads.h"
 #include "app/train.h"
 #include "commands.h"
 #include "core/escape.h"
+#include "options.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: tgfinetune predict IMAGE... [--model FILE] [--topk K] [--json]\n"
-            "Prints the K most probable classes of each image with softmax probabilities.\n\n"
-            "  -m, --model FILE  a model written by train (default: model.safetensors of the\n"
-            "                    last train run started in this directory, recorded in\n"
-            "                    ./.tgfinetune/last_run)\n"
-            "  -k, --topk K      classes per image (default 5, at most the class count)\n"
-            "  -j, --json        one JSON array: [{\"image\": PATH, \"predictions\":\n"
-            "                    [{\"class\": NAME, \"index\": I, \"probability\": P}, ...]}, ...]\n"
-            "  -t, --threads N   compute threads, 0..1024 (default 0: every core)\n"
-            "  -V, --version     print the version\n"
-            "  -h, --help        this help\n\n"
-            "Exit codes: 0 done, 1 an image or the model could not be read, 2 usage error.\n");
-}
+static const char about[] =
+    "Prints the K most probable classes of each image with softmax probabilities.\n";
+static const char epilog[] =
+    "Exit codes: 0 done, 1 an image or the model could not be read, 2 usage error.\n";
 
 // A JSON string member that stays valid JSON whatever bytes s holds (tg_cmd_json_text).
 static void add_text(cJSON *o, const char *key, const char *s) {
@@ -73,44 +61,23 @@ int tg_cmd_predict(int argc, char **argv) {
     const char *model = NULL;
     int topk = 5, threads = 0;
     bool json = false;
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'}, {"topk", required_argument, NULL, 'k'},
-        {"json", no_argument, NULL, 'j'},        {"threads", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
+    tg_cmd_list images = {0};
+    const tg_option opts[] = {
+        TG_ARGS("IMAGE", &images, "the images to classify (PNG or JPEG)"),
+        TG_OPT_STRING('m', "model", &model, "FILE",
+                      "a model written by train (default: model.safetensors of the last train "
+                      "run started in this directory, recorded in ./.tgfinetune/last_run)"),
+        TG_OPT_INT('k', "topk", &topk, "K", 1, 1000000,
+                   "classes per image (default 5, at most the class count)"),
+        TG_OPT_BOOL('j', "json", &json,
+                    "one JSON array: [{\"image\": PATH, \"predictions\": [{\"class\": NAME, "
+                    "\"index\": I, \"probability\": P}, ...]}, ...]"),
+        TG_OPT_THREADS(&threads, "compute threads, 0..1024 (default 0: every core)"),
+        TG_OPT_END,
     };
-    optind = 1;
-    int o;
-    while ((o = getopt_long(argc, argv, "m:k:jt:hV", opts, NULL)) != -1) {
-        switch (o) {
-        case 'm':
-            model = optarg;
-            break;
-        case 'k':
-            if (!tg_cmd_int_arg("predict", "topk", optarg, 1, 1000000, ">= 1", &topk))
-                return TG_EXIT_USAGE;
-            break;
-        case 't':
-            if (!tg_cmd_threads_arg("predict", optarg, &threads)) return TG_EXIT_USAGE;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return TG_EXIT_OK;
-        case 'V':
-            printf("tgfinetune %s\n", TG_VERSION);
-            return TG_EXIT_OK;
-        default:
-            usage(stderr);
-            return TG_EXIT_USAGE;
-        }
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "tgfinetune predict: give at least one IMAGE\n");
-        usage(stderr);
-        return TG_EXIT_USAGE;
-    }
+    const tg_cmd_spec spec = {"predict", about, opts, epilog, NULL, false};
+    int rc = tg_cmd_parse(&spec, argc, argv);
+    if (rc != TG_CMD_GO) return rc;
     char *found;
     if (!tg_cmd_model_or_last("predict", &model, &found)) return TG_EXIT_FAIL;
     tg_error err = {0};
@@ -124,7 +91,7 @@ int tg_cmd_predict(int argc, char **argv) {
     if (topk > K) topk = K;
     tg_prediction *pred = malloc(sizeof *pred * (size_t)topk);
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
-    int rc = TG_EXIT_OK;
+    rc = TG_EXIT_OK;
     if (!pred || (json && !arr)) {
         fprintf(stderr, "tgfinetune predict: out of memory\n");
         rc = TG_EXIT_FAIL;
@@ -135,16 +102,17 @@ int tg_cmd_predict(int argc, char **argv) {
         tg_path_escape(model, shown, sizeof shown);
         printf("model: %s\n", shown);
     }
-    for (int i = optind; i < argc; i++) {
+    for (int i = 0; i < images.n; i++) {
+        const char *image = images.v[i];
         int n = 0;
-        if (tg_predictor_run(&p, argv[i], topk, pred, &n, &err)) {
+        if (tg_predictor_run(&p, image, topk, pred, &n, &err)) {
             tg_cmd_error("predict", err.msg);
             rc = TG_EXIT_FAIL;
             continue;
         }
         if (json) {
             cJSON *item = cJSON_CreateObject();
-            add_text(item, "image", argv[i]);
+            add_text(item, "image", image);
             cJSON *ps = cJSON_AddArrayToObject(item, "predictions");
             for (int j = 0; j < n; j++) {
                 cJSON *e = cJSON_CreateObject();
@@ -155,7 +123,7 @@ int tg_cmd_predict(int argc, char **argv) {
             }
             cJSON_AddItemToArray(arr, item);
         } else {
-            tg_path_escape(argv[i], shown, sizeof shown);
+            tg_path_escape(image, shown, sizeof shown);
             printf("%s\n", shown);
             for (int j = 0; j < n; j++) {
                 tg_path_escape(p.meta.classes[pred[j].index], cls, sizeof cls);

@@ -18,6 +18,6 @@ char *tg_cmd_shown(const char *s) {
 
 void tg_cmd_error(const char *cmd, const char *msg) {
     char *s = tg_cmd_shown(msg);
-    fprintf(stderr, "tgfinetune %s: %s\n", cmd, s ? s : msg);
+    fprintf(stderr, "tgfinetune%s%s: %s\n", *cmd ? " " : "", cmd, s ? s : msg);
     free(s);
 }

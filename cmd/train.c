@@ -1,7 +1,6 @@
 // train.c: `tgfinetune train --config FILE [--resume] [--threads N]`.
-// Parses arguments, installs the signal handlers, prints progress; the work is
+// Parses arguments (its option table), installs the signal handlers, prints progress; the work is
 // tg_train_run (lib/app/train.h).
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include "app/threads.h"
 #include "app/train.h"
 #include "commands.h"
+#include "options.h"
 
 static volatile sig_atomic_t g_stop;  // the first signal's number, 0 until then
 
@@ -22,22 +22,14 @@ static void on_signal(int sig) {
     g_stop = sig;
 }
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: tgfinetune train --config FILE [--resume] [--threads N]\n"
-            "Fine-tunes resnet18 as the JSON config says (see README.md, section config) and\n"
-            "writes model.safetensors, best.safetensors, checkpoint.safetensors, metrics.jsonl\n"
-            "and config.json into the config's output directory.\n\n"
-            "  -c, --config FILE  the JSON config (paths in it are relative to its directory)\n"
-            "  -r, --resume       continue from output/checkpoint.safetensors\n"
-            "  -t, --threads N    compute threads, 0..1024 (default: train.threads; 0 = every\n"
-            "                     core)\n"
-            "  -V, --version      print the version\n"
-            "  -h, --help         this help\n\n"
-            "Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves the checkpoint and exits\n"
-            "with 130 or 143; a second signal stops at once. Exit codes: 0 done, 1 runtime\n"
-            "failure, 2 usage or config error, 130/143 interrupted (checkpoint saved).\n");
-}
+static const char about[] =
+    "Fine-tunes resnet18 as the JSON config says (see README.md, section config) and\n"
+    "writes model.safetensors, best.safetensors, checkpoint.safetensors, metrics.jsonl\n"
+    "and config.json into the config's output directory.\n";
+static const char epilog[] =
+    "Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves the checkpoint and exits\n"
+    "with 130 or 143; a second signal stops at once. Exit codes: 0 done, 1 runtime\n"
+    "failure, 2 usage or config error, 130/143 interrupted (checkpoint saved).\n";
 
 typedef struct {
     bool tty;
@@ -61,9 +53,7 @@ static void clear_bar(ui *u) {
 static void on_message(void *user, const char *msg) {
     ui *u = user;
     clear_bar(u);
-    char *s = tg_cmd_shown(msg);  // may name files and folders: made safe to print
-    fprintf(stderr, "train: %s\n", s ? s : msg);
-    free(s);
+    tg_cmd_error("train", msg);  // may name files and folders: made safe to print
 }
 
 static void fmt_time(double s, char *buf, size_t n) {
@@ -114,49 +104,20 @@ static void on_epoch(void *user, const tg_epoch_metrics *m) {
 int tg_cmd_train(int argc, char **argv) {
     const char *config = NULL;
     bool resume = false;
-    int threads = 0;  // 0: train.threads of the config
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"resume", no_argument, NULL, 'r'},
-        {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+    int threads = -1;  // not given: train.threads of the config
+    const tg_option opts[] = {
+        TG_OPT_STRING_REQUIRED('c', "config", &config, "FILE",
+                               "the JSON config (paths in it are relative to its directory)"),
+        TG_OPT_BOOL('r', "resume", &resume, "continue from output/checkpoint.safetensors"),
+        TG_OPT_THREADS(&threads, "compute threads, 0..1024 (default: train.threads; 0 = every "
+                                 "core)"),
+        TG_OPT_END,
     };
-    optind = 1;
-    int o;
-    while ((o = getopt_long(argc, argv, "c:rt:hV", opts, NULL)) != -1) {
-        switch (o) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'r':
-            resume = true;
-            break;
-        case 't': {
-            int v;
-            if (!tg_cmd_threads_arg("train", optarg, &v)) return TG_EXIT_USAGE;
-            threads = v == 0 ? TG_THREADS_ALL : v;
-            break;
-        }
-        case 'h':
-            usage(stdout);
-            return TG_EXIT_OK;
-        case 'V':
-            printf("tgfinetune %s\n", TG_VERSION);
-            return TG_EXIT_OK;
-        default:
-            usage(stderr);
-            return TG_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "tgfinetune train: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return TG_EXIT_USAGE;
-    }
-    if (!config) {
-        fprintf(stderr, "tgfinetune train: --config FILE is required\n");
-        usage(stderr);
-        return TG_EXIT_USAGE;
-    }
+    const tg_cmd_spec spec = {"train", about, opts, epilog, NULL, false};
+    int rc = tg_cmd_parse(&spec, argc, argv);
+    if (rc != TG_CMD_GO) return rc;
+    // tg_train_opts.threads: 0 = the config's, TG_THREADS_ALL = every core
+    threads = threads < 0 ? 0 : threads == 0 ? TG_THREADS_ALL : threads;
     tg_config cfg;
     tg_error err = {0};
     if (tg_config_load(config, &cfg, &err)) {
@@ -184,7 +145,7 @@ int tg_cmd_train(int argc, char **argv) {
     };
     tg_status st = tg_train_run(&cfg, &to, &err);
     clear_bar(&u);
-    int rc = TG_EXIT_OK;
+    rc = TG_EXIT_OK;
     if (st == TG_ERR_INTERRUPTED) {
         tg_cmd_error("train", err.msg);
         rc = g_stop == SIGTERM ? TG_EXIT_SIGTERM : TG_EXIT_SIGINT;
