@@ -1,6 +1,9 @@
 // test_config.c: the JSON config: defaults, path resolution, the written-back form, and
-// every error case with its exact message (key named, rule stated, nearest key suggested).
+// every error case with its exact message (key named, rule stated, nearest key suggested);
+// the schema table against README.md's config table; the schema engine (schema.c) on the
+// row types the config is to grow.
 #include <check.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,39 +249,44 @@ START_TEST(test_bad_configs) {
 }
 END_TEST
 
-// Every numeric key given a number too large for a double (cJSON reads it as inf and would
-// print it as null): the message names the key and says inf or -inf.
+// A config with `key` (of `section`, "" at the top level) set to the JSON text `val`, and
+// data.train and output given.
+static void config_with(char *json, size_t n, const char *section, const char *key,
+                        const char *val) {
+    if (!strcmp(section, "data"))
+        snprintf(json, n, "{\"data\": {\"train\": \"t\", \"%s\": %s}, \"output\": \"o\"}", key,
+                 val);
+    else if (section[0])
+        snprintf(json, n, "{" D ", \"%s\": {\"%s\": %s}}", section, key, val);
+    else
+        snprintf(json, n, "{" D ", \"%s\": %s}", key, val);
+}
+
+// Every numeric key of the schema given a number too large for a double (cJSON reads it as
+// inf and would print it as null): the message names the key and says inf or -inf.
 START_TEST(test_nonfinite_every_key) {
-    static const char *const keys[][2] = {
-        {"model", "num_classes"},      {"data", "image_size"},     {"data", "resize"},
-        {"data", "max_bad_fraction"},  {"data", "max_pixels"},     {"data", "mean"},
-        {"data", "std"},               {"train", "epochs"},        {"train", "batch_size"},
-        {"train", "seed"},             {"train", "threads"},       {"train", "checkpoint_every"},
-        {"loss", "label_smoothing"},   {"optimizer", "lr"},        {"optimizer", "momentum"},
-        {"optimizer", "dampening"},    {"optimizer", "weight_decay"},
-        {"scheduler", "step_size"},    {"scheduler", "gamma"},     {"scheduler", "min_lr"},
-    };
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    int keys = 0;
+    for (const tg_schema_row *r = tg_config_schema.rows; r->name; r++) {
+        if (r->type != TG_SCHEMA_INT && r->type != TG_SCHEMA_NUMBER && r->type != TG_SCHEMA_NUMBERS)
+            continue;
+        keys++;
         for (int sign = 0; sign < 2; sign++) {
-            const char *sec = keys[i][0], *key = keys[i][1];
-            bool vec = !strcmp(key, "mean") || !strcmp(key, "std");
+            bool vec = r->type == TG_SCHEMA_NUMBERS;
             const char *num = sign ? "-1e999" : "1e999";
-            char val[64], json[512], want[128];
-            if (vec)
-                snprintf(val, sizeof val, "[0.5, %s, 0.5]", num);
+            char val[64], json[512], want[128], name[64];
+            if (vec)  // [0.5, 1e999, 0.5, ...] as long as the row wants
+                snprintf(val, sizeof val, "[0.5, %s%s]", num, r->len == 3 ? ", 0.5" : "");
             else
                 snprintf(val, sizeof val, "%s", num);
-            if (!strcmp(sec, "data"))
-                snprintf(json, sizeof json, "{\"data\": {\"train\": \"t\", \"%s\": %s}, "
-                         "\"output\": \"o\"}", key, val);
-            else
-                snprintf(json, sizeof json, "{" D ", \"%s\": {\"%s\": %s}}", sec, key, val);
+            config_with(json, sizeof json, r->section, r->name, val);
             if (vec)
-                snprintf(want, sizeof want, "(got [0.5,%s,0.5])", sign ? "-inf" : "inf");
+                snprintf(want, sizeof want, "(got [0.5,%s%s])", sign ? "-inf" : "inf",
+                         r->len == 3 ? ",0.5" : "");
             else
                 snprintf(want, sizeof want, "(got %s)", sign ? "-inf" : "inf");
-            char name[64];
-            snprintf(name, sizeof name, "c.json: %s.%s must be ", sec, key);
+            char key[64];
+            tg_schema_key(r, key, sizeof key);
+            snprintf(name, sizeof name, "c.json: %s must be ", key);
             tg_config c;
             tg_error e = {0};
             ck_assert_msg(tg_config_parse(json, "/b", "c.json", &c, &e) == TG_ERR_CONFIG,
@@ -290,6 +298,7 @@ START_TEST(test_nonfinite_every_key) {
             tg_config_free(&c);
         }
     }
+    ck_assert_int_eq(keys, 20);  // the numeric keys of today's schema, mean and std included
 }
 END_TEST
 
@@ -334,6 +343,508 @@ START_TEST(test_edit_distance) {
 }
 END_TEST
 
+// ---- the schema as data ----
+START_TEST(test_schema_valid) {
+    char why[256] = "";
+    ck_assert_msg(tg_schema_valid(&tg_config_schema, why, sizeof why), "%s", why);
+}
+END_TEST
+
+// A row the README documents: every key but the plain sections ("model", "data", ...).
+static bool documented(const tg_schema_row *r) {
+    return !(r->type == TG_SCHEMA_OBJECT && !(r->flags & TG_SCHEMA_NULLABLE));
+}
+
+static char *trim(char *s) {
+    while (*s == ' ') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\n')) s[--n] = 0;
+    return s;
+}
+
+static void drop_spaces(char *s) {
+    char *o = s;
+    for (; *s; s++)
+        if (*s != ' ') *o++ = *s;
+    *o = 0;
+}
+
+typedef struct {
+    char key[96], type[64], def[160];
+} doc_row;
+
+// The rows "| `key` | type | default | meaning |" of README.md's section "## The config
+// file". The default is the cell's first code span when it starts with one, else its first
+// word ("256, and round(...)" -> "256"), spaces dropped.
+static int readme_config_table(doc_row *rows, int max) {
+    const char *path = getenv("TG_README");  // set by tests/meson.build
+    ck_assert_msg(path != NULL, "TG_README is not set (run through meson test)");
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char line[4096];
+    bool in_section = false;
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "## ", 3)) in_section = !strcmp(trim(line + 3), "The config file");
+        if (!in_section || strncmp(line, "| `", 3)) continue;
+        char *cells[6];
+        int k = 0;
+        for (char *c = strtok(line + 1, "|"); c && k < 6; c = strtok(NULL, "|")) cells[k++] = c;
+        ck_assert_msg(k >= 4 && n < max, "README config row with %d cells", k);
+        char *key = trim(cells[0]), *type = trim(cells[1]), *def = trim(cells[2]);
+        size_t kn = strlen(key);
+        ck_assert_msg(kn > 2 && key[kn - 1] == '`' && !strchr(key + 1, ' '),
+                      "README config key cell: %s", key);
+        snprintf(rows[n].key, sizeof rows[n].key, "%.*s", (int)kn - 2, key + 1);
+        snprintf(rows[n].type, sizeof rows[n].type, "%s", type);
+        if (def[0] == '`')
+            snprintf(rows[n].def, sizeof rows[n].def, "%.*s", (int)strcspn(def + 1, "`"), def + 1);
+        else
+            snprintf(rows[n].def, sizeof rows[n].def, "%.*s", (int)strcspn(def, " ,"), def);
+        drop_spaces(rows[n].def);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+// README.md's config table lists exactly the schema's keys, each once, with the schema's
+// type and default.
+START_TEST(test_readme_table) {
+    doc_row doc[128];
+    int n = readme_config_table(doc, 128), keys = 0;
+    ck_assert_int_ge(n, 30);
+    for (const tg_schema_row *r = tg_config_schema.rows; r->name; r++) {
+        if (!documented(r)) continue;
+        keys++;
+        char key[96], type[64], def[160];
+        tg_schema_key(r, key, sizeof key);
+        tg_schema_type_text(r, type, sizeof type);
+        tg_schema_default_text(&tg_config_schema, r, def, sizeof def);
+        drop_spaces(def);
+        int found = 0;
+        for (int i = 0; i < n; i++) {
+            if (strcmp(doc[i].key, key)) continue;
+            found++;
+            ck_assert_msg(!strcmp(doc[i].type, type),
+                          "README: %s is \"%s\", the schema says \"%s\"", key, doc[i].type, type);
+            ck_assert_msg(!strcmp(doc[i].def, def),
+                          "README: %s defaults to \"%s\", the schema says \"%s\"", key,
+                          doc[i].def, def);
+        }
+        ck_assert_msg(found == 1, "README's config table has %s %d times", key, found);
+    }
+    ck_assert_msg(n == keys, "README's config table has %d keys, the schema %d", n, keys);
+}
+END_TEST
+
+// Every key given its own default (as written in config.json) is accepted and changes
+// nothing: the defaults keep the rows' rules.
+START_TEST(test_defaults_keep_rules) {
+    tg_config c;
+    tg_error e = {0};
+    ck_assert_int_eq(tg_config_parse("{" D "}", "/b", "c.json", &c, &e), TG_OK);
+    char *plain = tg_config_to_json(&c);
+    tg_config_free(&c);
+    int keys = 0;
+    for (const tg_schema_row *r = tg_config_schema.rows; r->name; r++) {
+        if (!documented(r) || (r->flags & TG_SCHEMA_REQUIRED)) continue;
+        char def[160], json[512];
+        tg_schema_default_text(&tg_config_schema, r, def, sizeof def);
+        config_with(json, sizeof json, r->section, r->name, def);
+        ck_assert_msg(tg_config_parse(json, "/b", "c.json", &c, &e) == TG_OK, "%s: %s", json,
+                      e.msg);
+        char *text = tg_config_to_json(&c);
+        ck_assert_msg(!strcmp(text, plain), "%s changes the config", json);
+        free(text);
+        tg_config_free(&c);
+        keys++;
+    }
+    ck_assert_int_eq(keys, 31);  // all but data.train and output
+    free(plain);
+}
+END_TEST
+
+// A config that breaks several rules names the first key in the table's (and config.json's)
+// order, whatever the order in the file.
+START_TEST(test_first_error_in_table_order) {
+    static const bad_case cases[] = {
+        {"{" D ", \"train\": {\"threads\": -1, \"seed\": -1}}",
+         "c.json: train.seed must be an integer in [0, 2^53] (got -1)"},
+        {"{\"optimizer\": {\"lr\": 0}, \"data\": {\"train\": \"t\", \"std\": [0, 1, 1]}, "
+         "\"output\": \"o\"}",
+         "c.json: data.std must be an array of 3 finite numbers > 0 (R, G, B) (got [0,1,1])"},
+        {"{" D ", \"scheduler\": {\"gamma\": 0}, \"optimizer\": {\"nesterov\": true, "
+         "\"momentum\": 0}}",
+         "c.json: optimizer.nesterov needs optimizer.momentum > 0 and optimizer.dampening 0 "
+         "(got momentum 0, dampening 0)"},
+        {"{\"data\": {\"image_size\": 64, \"resize\": 32, \"augment\": 1, \"train\": \"t\"}, "
+         "\"output\": \"o\"}",
+         "c.json: data.resize must be an integer >= data.image_size (64) and <= 16384 (got 32)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tg_config c;
+        tg_error e = {0};
+        ck_assert_int_eq(tg_config_parse(cases[i].json, "/b", "c.json", &c, &e), TG_ERR_CONFIG);
+        ck_assert_str_eq(e.msg, cases[i].msg);
+    }
+}
+END_TEST
+
+// ---- the schema engine on the kinds of keys the config is to grow (not in it yet): a
+// fixed-length number array (optimizer.betas), an array of objects with a required string
+// array inside (optimizer.groups), bool-or-string values (data.augment,
+// train.feature_cache), a nested object or null (train.early_stopping), a nullable string
+// and number, and a custom row (null, a path, numbers or an object of numbers, like
+// loss.class_weights). Each is read, defaulted, written back and freed by the engine from
+// its row alone; the errors are exact.
+typedef struct {
+    char **params;
+    int n_params;
+    double lr_scale;
+} demo_group;
+
+typedef struct {
+    int kind;  // 0 null, 1 a file, 2 numbers, 3 numbers by class name
+    char *file;
+    double *w;
+    char **names;
+    int n;
+} demo_weights;
+
+typedef struct {
+    double betas[2];
+    demo_group *groups;
+    int n_groups;
+    int augment;        // 0 false, 1 true, 2 "flip"
+    int feature_cache;  // 0 false, 1 true, 2 "auto"
+    struct {
+        bool on;
+        int metric;
+        int patience;
+        double min_delta;
+    } early;
+    char *name;
+    double scale;  // 0 = null
+    demo_weights cw;
+} demo;
+
+// ---- the custom row: null, "path", [numbers] or {"class": number} ----
+static void cw_release(const tg_schema_row *row, void *base) {
+    demo_weights *w = (demo_weights *)(void *)((char *)base + row->offset);
+    free(w->file);
+    free(w->w);
+    for (int i = 0; w->names && i < w->n; i++) free(w->names[i]);
+    free(w->names);
+    memset(w, 0, sizeof *w);
+}
+
+static tg_status cw_parse(const tg_schema_ctx *c, const tg_schema_row *row, const cJSON *v,
+                          void *base) {
+    demo_weights *w = (demo_weights *)(void *)((char *)base + row->offset);
+    const char *rule = "null, a path, an array of numbers or an object of numbers";
+    if (!v) return TG_OK;
+    cw_release(row, base);  // a hook replaces the earlier value
+    if (cJSON_IsNull(v)) return TG_OK;
+    if (cJSON_IsString(v)) {
+        w->kind = 1;
+        w->file = strdup(v->valuestring);
+        return w->file ? TG_OK : tg_error_set(c->err, TG_ERR_NOMEM, "out of memory");
+    }
+    if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) return tg_schema_bad(c, row->name, v, rule);
+    int n = cJSON_GetArraySize(v);
+    w->kind = cJSON_IsArray(v) ? 2 : 3;
+    w->w = calloc((size_t)n + 1, sizeof *w->w);
+    w->names = w->kind == 3 ? calloc((size_t)n + 1, sizeof *w->names) : NULL;
+    if (!w->w || (w->kind == 3 && !w->names))
+        return tg_error_set(c->err, TG_ERR_NOMEM, "out of memory");
+    for (const cJSON *e = v->child; e; e = e->next) {
+        if (!cJSON_IsNumber(e)) return tg_schema_bad(c, row->name, v, rule);
+        if (w->kind == 3 && !(w->names[w->n] = strdup(e->string)))
+            return tg_error_set(c->err, TG_ERR_NOMEM, "out of memory");
+        w->w[w->n++] = e->valuedouble;
+    }
+    return TG_OK;
+}
+
+static cJSON *cw_write(const tg_schema_row *row, const void *base) {
+    const demo_weights *w = (const demo_weights *)(const void *)((const char *)base + row->offset);
+    if (w->kind == 0) return cJSON_CreateNull();
+    if (w->kind == 1) return cJSON_CreateString(w->file);
+    if (w->kind == 2) return cJSON_CreateDoubleArray(w->w, w->n);
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; o && i < w->n; i++) cJSON_AddNumberToObject(o, w->names[i], w->w[i]);
+    return o;
+}
+
+static const tg_schema_hooks k_cw = {cw_parse, cw_write, cw_release,
+                                     "null, path, numbers or object"};
+
+// ---- the table ----
+#define DAT(m) TG_SCHEMA_AT(demo, m)
+#define GAT(m) TG_SCHEMA_AT(demo_group, m)
+static const double k_betas[2] = {0.9, 0.999};
+static const char *const k_flip[] = {"flip", NULL};
+static const char *const k_auto[] = {"auto", NULL};
+static const char *const k_metrics[] = {"val_loss", "val_top1", NULL};
+
+static const tg_schema_row k_demo_rows[] = {
+    {"", "optimizer", TG_SCHEMA_OBJECT, .flags = 0},
+    {"optimizer", "betas", TG_SCHEMA_NUMBERS, TG_SCHEMA_HI_OPEN, DAT(betas), .len = 2, .lo = 0,
+     .hi = 1, .def.v = k_betas, .rule = "an array of 2 numbers in [0, 1)"},
+    {"optimizer", "groups", TG_SCHEMA_OBJECTS, 0, DAT(groups), .count = offsetof(demo, n_groups),
+     .elem = sizeof(demo_group), .max = 4, .len_rule = "at most 4 groups"},
+    {"optimizer.groups[]", "params", TG_SCHEMA_STRINGS, TG_SCHEMA_REQUIRED, GAT(params),
+     .count = offsetof(demo_group, n_params), .max = 8, .rule = "an array of glob patterns",
+     .len_rule = "at most 8 patterns", .missing = "the group's parameters"},
+    {"optimizer.groups[]", "lr_scale", TG_SCHEMA_NUMBER, TG_SCHEMA_LO_OPEN, GAT(lr_scale), .lo = 0,
+     .hi = INFINITY, .def.x = 1, .rule = "a finite number > 0"},
+    {"", "data", TG_SCHEMA_OBJECT, .flags = 0},
+    {"data", "augment", TG_SCHEMA_ENUM, TG_SCHEMA_OR_BOOL, DAT(augment), .choices = k_flip,
+     .def.i = 1},
+    {"", "train", TG_SCHEMA_OBJECT, .flags = 0},
+    {"train", "feature_cache", TG_SCHEMA_ENUM, TG_SCHEMA_OR_BOOL, DAT(feature_cache),
+     .choices = k_auto, .def.i = 2},
+    {"train", "early_stopping", TG_SCHEMA_OBJECT, TG_SCHEMA_NULLABLE, DAT(early.on)},
+    {"train.early_stopping", "metric", TG_SCHEMA_ENUM, 0, DAT(early.metric), .choices = k_metrics},
+    {"train.early_stopping", "patience", TG_SCHEMA_INT, 0, DAT(early.patience), .lo = 1, .hi = 1000,
+     .def.i = 5, .rule = "an integer in [1, 1000]"},
+    {"train.early_stopping", "min_delta", TG_SCHEMA_NUMBER, 0, DAT(early.min_delta), .lo = 0,
+     .hi = INFINITY, .rule = "a finite number >= 0"},
+    {"", "name", TG_SCHEMA_STRING, TG_SCHEMA_NULLABLE, DAT(name)},
+    {"", "scale", TG_SCHEMA_NUMBER, TG_SCHEMA_NULLABLE | TG_SCHEMA_LO_OPEN, DAT(scale), .lo = 0,
+     .hi = INFINITY, .rule = "null or a finite number > 0"},
+    {"", "class_weights", TG_SCHEMA_CUSTOM, 0, DAT(cw), .hooks = &k_cw},
+    {NULL},
+};
+static const tg_schema k_demo = {k_demo_rows, sizeof(demo)};
+
+static const char *k_default_json =
+    "{\"optimizer\":{\"betas\":[0.9,0.999],\"groups\":[]},\"data\":{\"augment\":true},"
+    "\"train\":{\"feature_cache\":\"auto\",\"early_stopping\":null},\"name\":null,"
+    "\"scale\":null,\"class_weights\":null}";
+
+// The document as compact JSON (through cJSON, so the indented text compares whole).
+static char *compact(const demo *d) {
+    char *text = tg_schema_print(&k_demo, d);
+    ck_assert_ptr_nonnull(text);
+    cJSON *j = cJSON_Parse(text);
+    char *out = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    free(text);
+    return out;
+}
+
+START_TEST(test_demo_defaults) {
+    char why[200] = "";
+    ck_assert_msg(tg_schema_valid(&k_demo, why, sizeof why), "%s", why);
+    demo d;
+    tg_schema_defaults(&k_demo, &d);
+    ck_assert_double_eq(d.betas[1], 0.999);
+    ck_assert_int_eq(d.augment, 1);
+    ck_assert_int_eq(d.feature_cache, 2);
+    ck_assert(!d.early.on);
+    ck_assert_int_eq(d.early.patience, 5);
+    ck_assert_ptr_null(d.groups);
+    char *text = compact(&d);
+    ck_assert_str_eq(text, k_default_json);
+    free(text);
+    // what the README's table would say
+    static const char *const want[][3] = {
+        {"optimizer.betas", "2 numbers", "[0.9,0.999]"},
+        {"optimizer.groups", "array of objects", "[]"},
+        {"optimizer.groups[].params", "array of strings", "required"},
+        {"optimizer.groups[].lr_scale", "number", "1"},
+        {"data.augment", "bool or string", "true"},
+        {"train.feature_cache", "bool or string", "\"auto\""},
+        {"train.early_stopping", "object or null", "null"},
+        {"train.early_stopping.metric", "string", "\"val_loss\""},
+        {"train.early_stopping.patience", "integer", "5"},
+        {"train.early_stopping.min_delta", "number", "0"},
+        {"name", "string or null", "null"},
+        {"scale", "number or null", "null"},
+        {"class_weights", "null, path, numbers or object", "null"},
+    };
+    // every row but the plain sections has its line, each line its row
+    size_t rows = 0, n_want = sizeof want / sizeof want[0];
+    for (const tg_schema_row *r = k_demo_rows; r->name; r++) {
+        if (r->type == TG_SCHEMA_OBJECT && !(r->flags & TG_SCHEMA_NULLABLE)) continue;
+        char key[96], type[64], def[96];
+        tg_schema_key(r, key, sizeof key);
+        size_t i = 0;
+        while (i < n_want && strcmp(want[i][0], key)) i++;
+        ck_assert_msg(i < n_want, "no expected line for %s", key);
+        tg_schema_type_text(r, type, sizeof type);
+        tg_schema_default_text(&k_demo, r, def, sizeof def);
+        ck_assert_str_eq(type, want[i][1]);
+        ck_assert_str_eq(def, want[i][2]);
+        rows++;
+    }
+    ck_assert_uint_eq(rows, n_want);
+}
+END_TEST
+
+START_TEST(test_demo_read_write) {
+    const char *json =
+        "{\"optimizer\": {\"betas\": [0.5, 0.75], \"groups\": [{\"params\": [\"fc.*\"], "
+        "\"lr_scale\": 10}, {\"params\": [\"layer4.*\", \"layer3.*\"]}]},"
+        " \"data\": {\"augment\": \"flip\"}, \"train\": {\"feature_cache\": false,"
+        " \"early_stopping\": {\"metric\": \"val_top1\", \"min_delta\": 0.01}},"
+        " \"name\": \"x\", \"scale\": 2, \"class_weights\": {\"cat\": 1, \"dog\": 3}}";
+    demo d, e;
+    tg_error err = {0};
+    tg_schema_defaults(&k_demo, &d);
+    ck_assert_int_eq(tg_schema_parse(&k_demo, json, NULL, "d.json", &d, &err), TG_OK);
+    ck_assert_double_eq(d.betas[0], 0.5);
+    ck_assert_int_eq(d.n_groups, 2);
+    ck_assert_str_eq(d.groups[0].params[0], "fc.*");
+    ck_assert_double_eq(d.groups[0].lr_scale, 10);
+    ck_assert_int_eq(d.groups[1].n_params, 2);
+    ck_assert_str_eq(d.groups[1].params[1], "layer3.*");
+    ck_assert_double_eq(d.groups[1].lr_scale, 1);  // the element's default
+    ck_assert_int_eq(d.augment, 2);
+    ck_assert_int_eq(d.feature_cache, 0);
+    ck_assert(d.early.on);
+    ck_assert_int_eq(d.early.metric, 1);
+    ck_assert_int_eq(d.early.patience, 5);
+    ck_assert_double_eq(d.early.min_delta, 0.01);
+    ck_assert_str_eq(d.name, "x");
+    ck_assert_double_eq(d.scale, 2);
+    ck_assert_int_eq(d.cw.kind, 3);
+    ck_assert_str_eq(d.cw.names[1], "dog");
+    ck_assert_double_eq(d.cw.w[1], 3);
+    char *text = compact(&d);
+    ck_assert_str_eq(text,
+                     "{\"optimizer\":{\"betas\":[0.5,0.75],\"groups\":[{\"params\":[\"fc.*\"],"
+                     "\"lr_scale\":10},{\"params\":[\"layer4.*\",\"layer3.*\"],\"lr_scale\":1}]},"
+                     "\"data\":{\"augment\":\"flip\"},\"train\":{\"feature_cache\":false,"
+                     "\"early_stopping\":{\"metric\":\"val_top1\",\"patience\":5,"
+                     "\"min_delta\":0.01}},\"name\":\"x\",\"scale\":2,"
+                     "\"class_weights\":{\"cat\":1,\"dog\":3}}");
+    // the written document reads back to the same one
+    tg_schema_defaults(&k_demo, &e);
+    ck_assert_int_eq(tg_schema_parse(&k_demo, text, NULL, "again.json", &e, &err), TG_OK);
+    char *again = compact(&e);
+    ck_assert_str_eq(again, text);
+    free(again);
+    free(text);
+    tg_schema_free(&k_demo, &e);
+    // null clears what it may: the object, the string, the number, the custom value
+    ck_assert_int_eq(tg_schema_parse(&k_demo,
+                                     "{\"train\": {\"early_stopping\": null, \"feature_cache\": "
+                                     "true}, \"name\": null, \"scale\": null, "
+                                     "\"class_weights\": [0.5, 2]}",
+                                     NULL, "n.json", &d, &err),
+                     TG_OK);
+    ck_assert(!d.early.on);
+    ck_assert_ptr_null(d.name);
+    ck_assert_double_eq(d.scale, 0);
+    ck_assert_int_eq(d.feature_cache, 1);
+    ck_assert_int_eq(d.cw.kind, 2);
+    ck_assert_double_eq(d.cw.w[1], 2);
+    tg_schema_free(&k_demo, &d);
+    ck_assert_ptr_null(d.groups);
+    ck_assert_int_eq(d.n_groups, 0);
+}
+END_TEST
+
+START_TEST(test_demo_errors) {
+    static const char *const cases[][2] = {
+        {"{\"optimizer\": {\"betas\": [0.9, 1]}}",
+         "d.json: optimizer.betas must be an array of 2 numbers in [0, 1) (got [0.9,1])"},
+        {"{\"optimizer\": {\"betas\": [0.9]}}",
+         "d.json: optimizer.betas must be an array of 2 numbers in [0, 1) (got [0.9])"},
+        {"{\"optimizer\": {\"groups\": {}}}",
+         "d.json: optimizer.groups must be an array of objects (got {})"},
+        {"{\"optimizer\": {\"groups\": [{\"params\": [\"a\"]}, 1]}}",
+         "d.json: optimizer.groups[1] must be an object (got 1)"},
+        {"{\"optimizer\": {\"groups\": [{}, {}, {}, {}, {}]}}",
+         "d.json: optimizer.groups must be at most 4 groups (got [{},{},{},{},{}])"},
+        {"{\"optimizer\": {\"groups\": [{\"lr_scale\": 2}]}}",
+         "d.json: missing key \"optimizer.groups[0].params\" (the group's parameters)"},
+        {"{\"optimizer\": {\"groups\": [{\"params\": [\"a\"]}, {\"params\": [\"b\"], "
+         "\"lr_scale\": 0}]}}",
+         "d.json: optimizer.groups[1].lr_scale must be a finite number > 0 (got 0)"},
+        {"{\"optimizer\": {\"groups\": [{\"params\": [\"a\"], \"lr_scal\": 2}]}}",
+         "d.json: unknown key \"optimizer.groups[0].lr_scal\"; did you mean "
+         "\"optimizer.groups[].lr_scale\"?"},
+        {"{\"data\": {\"augment\": \"true\"}}",
+         "d.json: data.augment must be true, false or \"flip\" (got \"true\")"},
+        {"{\"train\": {\"feature_cache\": 1}}",
+         "d.json: train.feature_cache must be true, false or \"auto\" (got 1)"},
+        {"{\"train\": {\"early_stopping\": 3}}",
+         "d.json: train.early_stopping must be an object or null (got 3)"},
+        {"{\"train\": {\"early_stopping\": {\"patients\": 3}}}",
+         "d.json: unknown key \"train.early_stopping.patients\"; did you mean "
+         "\"train.early_stopping.patience\"?"},
+        {"{\"train\": {\"early_stopping\": {\"metric\": \"loss\"}}}",
+         "d.json: train.early_stopping.metric must be \"val_loss\" or \"val_top1\" (got \"loss\")"},
+        {"{\"name\": \"\"}", "d.json: name must be a non-empty string or null (got \"\")"},
+        {"{\"scale\": 0}", "d.json: scale must be null or a finite number > 0 (got 0)"},
+        {"{\"class_weights\": [1, \"a\"]}",
+         "d.json: class_weights must be null, a path, an array of numbers or an object of "
+         "numbers (got [1,\"a\"])"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        demo d;
+        tg_error err = {0};
+        tg_schema_defaults(&k_demo, &d);
+        ck_assert_int_eq(tg_schema_parse(&k_demo, cases[i][0], NULL, "d.json", &d, &err),
+                         TG_ERR_CONFIG);
+        ck_assert_str_eq(err.msg, cases[i][1]);
+        tg_schema_free(&k_demo, &d);  // whatever was read before the error (ASan: no leak)
+    }
+}
+END_TEST
+
+// A table with a mistake is caught by tg_schema_valid, naming the row and the mistake.
+START_TEST(test_invalid_tables) {
+    static const tg_schema_row nullable_zero[] = {
+        {"", "x", TG_SCHEMA_NUMBER, TG_SCHEMA_NULLABLE, DAT(scale), .lo = 0, .hi = 1,
+         .rule = "null or a number in [0, 1]"},
+        {NULL},
+    };
+    static const tg_schema_row wrong_size[] = {
+        {"", "x", TG_SCHEMA_INT, 0, DAT(early.on), .lo = 0, .hi = 1, .rule = "0 or 1"},
+        {NULL},
+    };
+    static const tg_schema_row orphan[] = {
+        {"train", "x", TG_SCHEMA_BOOL, 0, DAT(early.on)},
+        {NULL},
+    };
+    static const tg_schema_row no_missing[] = {
+        {"", "x", TG_SCHEMA_PATH, TG_SCHEMA_REQUIRED, DAT(name)},
+        {NULL},
+    };
+    static const tg_schema_row bad_default[] = {
+        {"", "x", TG_SCHEMA_INT, 0, DAT(augment), .lo = 1, .hi = 9, .rule = "an integer in [1, 9]"},
+        {NULL},
+    };
+    static const tg_schema_row twice[] = {
+        {"", "x", TG_SCHEMA_BOOL, 0, DAT(early.on)},
+        {"", "x", TG_SCHEMA_BOOL, 0, DAT(early.on)},
+        {NULL},
+    };
+    static const struct {
+        const tg_schema_row *rows;
+        const char *why;
+    } cases[] = {
+        {nullable_zero, "x: null is stored as 0, so 0 must be out of bounds"},
+        {wrong_size, "x: its size does not fit its type (use TG_SCHEMA_AT)"},
+        {orphan, "train.x: its section is not an object row of the table"},
+        {no_missing, "x: a required key needs .missing"},
+        {bad_default, "x: default out of bounds"},
+        {twice, "x: the key is in the table twice"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tg_schema s = {cases[i].rows, sizeof(demo)};
+        char why[200] = "";
+        ck_assert(!tg_schema_valid(&s, why, sizeof why));
+        ck_assert_str_eq(why, cases[i].why);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("config");
@@ -344,7 +855,17 @@ int main(void) {
     tcase_add_test(tc, test_nonfinite_every_key);
     tcase_add_test(tc, test_load_file);
     tcase_add_test(tc, test_edit_distance);
+    tcase_add_test(tc, test_schema_valid);
+    tcase_add_test(tc, test_readme_table);
+    tcase_add_test(tc, test_defaults_keep_rules);
+    tcase_add_test(tc, test_first_error_in_table_order);
     suite_add_tcase(s, tc);
+    TCase *ts = tcase_create("schema");
+    tcase_add_test(ts, test_demo_defaults);
+    tcase_add_test(ts, test_demo_read_write);
+    tcase_add_test(ts, test_demo_errors);
+    tcase_add_test(ts, test_invalid_tables);
+    suite_add_tcase(s, ts);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
     int failed = srunner_ntests_failed(r);

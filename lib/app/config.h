@@ -1,21 +1,27 @@
 // config.h: the training config, a JSON file read with cJSON.
 //
-// Every key is validated: an unknown key is an error that suggests the nearest valid one
-// (edit distance); a wrong type or an out-of-range value names the key and the rule.
-// Relative paths are resolved against the directory of the config file. Missing keys take
-// the defaults below (documented in README.md, section config), and tg_config_to_json
-// writes the resolved config back, every key present.
+// The keys are one table (tg_config_schema, in config.c: section, name, type, default,
+// bounds, rule text and the tg_config member of each key) that the schema engine
+// (schema.h) reads, checks, defaults and writes back from. Every key is validated: an
+// unknown key is an error that suggests the nearest valid one (edit distance); a wrong type
+// or an out-of-range value names the key and the rule. Relative paths are resolved against
+// the directory of the config file. Missing keys take the table's defaults (documented in
+// README.md, section config, which test_config compares with the table), and
+// tg_config_to_json writes the resolved config back, every key present.
 #ifndef TG_CONFIG_H
 #define TG_CONFIG_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "app/schema.h"
 #include "core/error.h"
 
 #define TG_CONFIG_MAX_FREEZE 256
 
 typedef enum { TG_SCHED_CONSTANT = 0, TG_SCHED_STEP, TG_SCHED_COSINE } tg_sched_type;
+typedef enum { TG_LOSS_CROSS_ENTROPY = 0 } tg_loss_type;
+typedef enum { TG_OPTIM_SGD = 0 } tg_optim_type;
 
 typedef struct {
     char *source;  // the config file's path as given ("<string>" for tg_config_parse)
@@ -47,9 +53,11 @@ typedef struct {
     int checkpoint_every;  // steps between mid-epoch checkpoints, 0 = only at epoch ends
 
     // loss
-    double label_smoothing;  // type is always "cross_entropy"
+    tg_loss_type loss_type;  // the only one
+    double label_smoothing;
 
-    // optimizer (type is always "sgd")
+    // optimizer
+    tg_optim_type optim_type;  // the only one
     double lr, momentum, dampening, weight_decay;
     bool nesterov;
 
@@ -78,7 +86,8 @@ char *tg_config_to_json(const tg_config *cfg);
 double tg_config_lr_at(const tg_config *cfg, int epoch);
 void tg_config_free(tg_config *cfg);
 
-// Levenshtein distance between two strings (used for "did you mean" suggestions).
-int tg_edit_distance(const char *a, const char *b);
+// The schema: one row per key, in the order of config.json (for tests and documentation:
+// tg_schema_key, tg_schema_type_text, tg_schema_default_text).
+extern const tg_schema tg_config_schema;
 
 #endif
