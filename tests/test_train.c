@@ -7,9 +7,11 @@
 // model.safetensors, best.safetensors and checkpoint.safetensors identical, metrics.jsonl
 // identical but for its two timing fields, and the steps and epoch metrics reported by the
 // two halves together those of the reference. No figure is hard-coded: the reference is the
-// same code run without a stop (exact resume is a bitwise contract of one build).
+// same code run without a stop (exact resume is a bitwise contract of one build). Last, eval
+// of the final model on the validation folder must give the last validation's figures.
 #include <check.h>
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <png.h>
 #include <signal.h>
 #include <stdint.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "app/config.h"
+#include "app/evaluate.h"
 #include "app/train.h"
 #include "io/statedict.h"
 
@@ -163,7 +166,7 @@ static tg_status run(const char *name, bool resume, stop_at at, run_log *l, tg_e
              " \"data\": {\"train\": \"%s/train\", \"val\": \"%s/val\", \"image_size\": 32,"
              "            \"resize\": 32, \"max_bad_fraction\": 0.5},"
              " \"train\": {\"epochs\": %d, \"batch_size\": 4, \"seed\": 7, \"threads\": 2},"
-             " \"optimizer\": {\"lr\": 0.05, \"momentum\": 0.9, \"weight_decay\": 0.0001},"
+             " \"optimizer\": {\"lr\": 0.01, \"momentum\": 0.9, \"weight_decay\": 0.0001},"
              " \"scheduler\": {\"type\": \"step\", \"step_size\": 1, \"gamma\": 0.5},"
              " \"output\": \"%s\"}",
              g_root, g_root, EPOCHS, out);
@@ -284,7 +287,7 @@ static const run_log *reference(void) {
         ck_assert_int_eq(m->epoch, e + 1);
         ck_assert(m->has_val);
         ck_assert_uint_eq(m->images, 12);
-        ck_assert_double_eq(m->lr, e == 0 ? 0.05 : 0.025);  // the step schedule
+        ck_assert_double_eq(m->lr, e == 0 ? 0.01 : 0.005);  // the step schedule
         ck_assert(m->train_loss > 0 && m->val_loss > 0);
         ck_assert(m->val_acc >= 0 && m->val_acc <= 1);
     }
@@ -426,6 +429,37 @@ START_TEST(test_stop_during_validation) {
 }
 END_TEST
 
+// eval of the final model on the validation folder, in the same batches (train.batch_size
+// 4, folder order), gives the last epoch's validation figures exactly: the same pipeline
+// (the model file's preprocessing = the config's) and the same loop.
+START_TEST(test_eval_matches_validation) {
+    const run_log *ref = reference();
+    const tg_epoch_metrics *last = &ref->em[EPOCHS - 1];
+    char model[300], val[128];
+    file_in(model, sizeof model, "reference", "model.safetensors");
+    snprintf(val, sizeof val, "%s/val", g_root);
+    tg_eval_opts o = {.batch_size = 4, .threads = 2};
+    tg_eval_result r;
+    tg_error err = {0};
+    ck_assert_msg(tg_evaluate(model, val, &o, &r, &err) == TG_OK, "%s", err.msg);
+    ck_assert_uint_eq(r.images, 6);
+    ck_assert_uint_eq(r.skipped, 1);  // 0bad.png
+    ck_assert_double_eq(r.top1, last->val_acc);
+    ck_assert_double_eq(r.loss, last->val_loss);
+    ck_assert(isnan(r.top5));  // 3 classes
+    size_t hits = 0, cells = 0;
+    for (int k = 0; k < 3; k++) {
+        ck_assert_uint_eq(r.class_total[k], 2);
+        hits += r.class_correct[k];
+        ck_assert_uint_eq(r.class_correct[k], r.confusion[k * 3 + k]);
+        for (int j = 0; j < 3; j++) cells += r.confusion[k * 3 + j];
+    }
+    ck_assert_uint_eq(cells, 6);
+    ck_assert_double_eq((double)hits / 6, r.top1);
+    tg_eval_result_free(&r);
+}
+END_TEST
+
 // Resume without a checkpoint is a config error naming the file.
 START_TEST(test_resume_without_checkpoint) {
     run_log l;
@@ -451,6 +485,7 @@ int main(void) {
     tcase_add_test(tc, test_stop_epoch_end);
     tcase_add_test(tc, test_stop_during_validation);
     tcase_add_test(tc, test_resume_without_checkpoint);
+    tcase_add_test(tc, test_eval_matches_validation);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     // one process: the folder and the reference run are made once for every case

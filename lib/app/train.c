@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "app/checkpoint.h"
+#include "app/evaluate.h"
 #include "app/modelfile.h"
 #include "app/notice.h"
 #include "app/rundir.h"
@@ -299,26 +300,18 @@ static tg_status build_model(trainer *t) {
 }
 
 // ---- the output directory and the loaders ----
+// The evaluation pipeline's options (evaluate.h) with the config's data keys; the
+// training loader adds augmentation and shuffling.
 static void loader_opts(const trainer *t, tg_loader_opts *o, bool train) {
     const tg_config *cfg = t->cfg;
-    tg_loader_opts_default(o);
-    o->batch_size = cfg->batch_size;
-    o->image_size = cfg->image_size;
-    o->resize = cfg->resize;
+    tg_eval_loader_opts(o, &t->meta, cfg->batch_size, t->threads, t->opts->message,
+                        t->opts->user);
     o->augment = train && cfg->augment;
     o->shuffle = train && cfg->shuffle;
     o->seed = cfg->seed;
-    // decoding is light next to a step; one background decoder overlaps it with compute
-    o->threads = t->threads >= 2 ? 1 : 0;
     o->max_bad_fraction = cfg->max_bad_fraction;
-    for (int i = 0; i < 3; i++) {
-        o->mean[i] = (float)cfg->mean[i];
-        o->std[i] = (float)cfg->std[i];
-    }
     o->image.max_pixels = cfg->max_pixels;
     o->image.exif_orientation = cfg->exif_orientation;
-    o->notice = t->opts->message;
-    o->notice_user = t->opts->user;
 }
 
 // The output directory, the resolved config, last_run; the loaders.
@@ -347,25 +340,6 @@ static tg_status open_output(trainer *t) {
 }
 
 // ---- one step ----
-static int64_t *labels_i64(tg_ctx *c, const tg_batch *b) {
-    int64_t *y = tg_ctx_alloc(c, sizeof *y * (size_t)b->n);
-    for (int i = 0; y && i < b->n; i++) y[i] = b->labels[i];
-    return y;
-}
-
-static size_t count_correct(const tg_tensor *logits, const int *labels, int n) {
-    int64_t K = logits->shape[1];
-    size_t correct = 0;
-    for (int i = 0; i < n; i++) {
-        const float *row = logits->data + (int64_t)i * K;
-        int64_t best = 0;
-        for (int64_t k = 1; k < K; k++)
-            if (row[k] > row[best]) best = k;
-        correct += best == labels[i];
-    }
-    return correct;
-}
-
 // Whether a training batch of n images can train: BatchNorm in training mode needs more
 // than one value per channel (PyTorch raises "Expected more than 1 value per channel when
 // training" too), and with data.image_size <= 32 layer4's output is 1x1, so a batch of one
@@ -376,16 +350,13 @@ static bool train_one_ok(const tg_config *cfg, int n) {
     return n > 1 || (cfg->image_size + 31) / 32 > 1;
 }
 
-// zero_grad, forward, cross-entropy, backward, SGD (fused into backward: make_sgd), arena
-// reset. *loss: the batch's mean loss; *correct: its top-1 hits.
+// zero_grad, forward and cross-entropy (evaluate.h), backward, SGD (fused into backward:
+// make_sgd), arena reset. *loss: the batch's mean loss; *correct: its top-1 hits.
 static tg_status train_step(trainer *t, const tg_batch *b, double *loss, size_t *correct) {
     tg_ctx *c = &t->c;
     tg_sgd_zero_grad(&t->sgd);
-    int64_t shape[4] = {b->n, 3, b->size, b->size};
-    tg_tensor *x = tg_ctx_wrap(c, 4, shape, b->x);
-    tg_tensor *logits = tg_resnet18_forward(c, t->model, x);
-    int64_t *y = labels_i64(c, b);
-    tg_tensor *l = y ? tg_cross_entropy(c, logits, y, (float)t->cfg->label_smoothing) : NULL;
+    tg_tensor *logits;
+    tg_tensor *l = tg_batch_loss(c, t->model, b, (float)t->cfg->label_smoothing, &logits);
     if (!l) return ctx_fail(t, "forward");
     double lv = l->data[0];
     if (!isfinite(lv))
@@ -395,7 +366,7 @@ static tg_status train_step(trainer *t, const tg_batch *b, double *loss, size_t 
                             lv, t->rs.epoch + 1, t->rs.sums.steps + 1);
     if (tg_backward(c, l, NULL, false)) return ctx_fail(t, "backward");
     tg_sgd_step(&t->sgd);
-    *correct = count_correct(logits, b->labels, b->n);
+    *correct = tg_count_correct(logits, b->labels, b->n);
     tg_ctx_reset(c);
     *loss = lv;
     return TG_OK;
@@ -488,44 +459,14 @@ static tg_status train_epoch(trainer *t) {
     return TG_OK;
 }
 
-// Validation over the whole val folder in eval mode without gradients. *stopped set when
-// the stop flag rose (the results are then incomplete).
+// Validation over the whole val folder (evaluate.h's loop). *stopped set when the stop
+// flag rose (the results are then incomplete).
 static tg_status validate(trainer *t, double *loss, double *acc, bool *stopped) {
-    tg_ctx *c = &t->c;
-    tg_status st = tg_loader_start_epoch(t->vl, 0, 0, t->err);
-    if (st) return st;
-    tg_resnet18_train(t->model, false);
-    tg_no_grad_enter(c);
-    double loss_sum = 0;
-    size_t correct = 0, images = 0;
-    *stopped = false;
-    for (;;) {
-        if (stop_requested(t)) {
-            *stopped = true;
-            break;
-        }
-        tg_batch b;
-        if ((st = tg_loader_next(t->vl, &b, t->err))) break;
-        if (b.n == 0) break;
-        int64_t shape[4] = {b.n, 3, b.size, b.size};
-        tg_tensor *x = tg_ctx_wrap(c, 4, shape, b.x);
-        tg_tensor *logits = tg_resnet18_forward(c, t->model, x);
-        int64_t *y = labels_i64(c, &b);
-        tg_tensor *l = y ? tg_cross_entropy(c, logits, y, 0.0f) : NULL;
-        if (!l) {
-            st = ctx_fail(t, "validation");
-            break;
-        }
-        loss_sum += (double)l->data[0] * b.n;
-        correct += count_correct(logits, b.labels, b.n);
-        images += (size_t)b.n;
-        tg_ctx_reset(c);
-    }
-    tg_ctx_reset(c);
-    tg_no_grad_exit(c);
-    tg_resnet18_train(t->model, true);
-    *loss = images ? loss_sum / (double)images : NAN;
-    *acc = images ? (double)correct / (double)images : NAN;
+    tg_eval_sums s = {0};
+    tg_eval_loop_opts o = {.stop = t->opts->stop, .what = "validation"};
+    tg_status st = tg_eval_loop(&t->c, t->model, t->vl, &o, &s, stopped, t->err);
+    *loss = s.images ? s.loss_sum / (double)s.images : NAN;
+    *acc = s.images ? (double)s.correct / (double)s.images : NAN;
     return st;
 }
 
