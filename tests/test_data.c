@@ -125,6 +125,77 @@ START_TEST(test_decode_memory_and_exif_off) {
 }
 END_TEST
 
+// The source's facts (tg_image_load_info) for every kind of fixture, as PIL 9.4 sees them
+// (mode, bits, tRNS, EXIF tag 0x0112, Adobe transform for YCCK), with the same pixels as
+// tg_image_load: reporting them changes nothing that is decoded.
+START_TEST(test_image_info) {
+    static const struct {
+        const char *name;
+        int is_png, w, h, depth;
+        tg_image_color color;
+        int alpha, orientation;
+    } cases[] = {
+        {"gray1.png", 1, 37, 29, 1, TG_IMAGE_GRAY, 0, 0},
+        {"gray4.png", 1, 37, 29, 4, TG_IMAGE_GRAY, 0, 0},
+        {"gray16.png", 1, 37, 29, 16, TG_IMAGE_GRAY, 0, 0},
+        {"gray8_trns.png", 1, 37, 29, 8, TG_IMAGE_GRAY, 1, 0},
+        {"graya8.png", 1, 37, 29, 8, TG_IMAGE_GRAY_ALPHA, 1, 0},
+        {"graya16.png", 1, 37, 29, 16, TG_IMAGE_GRAY_ALPHA, 1, 0},
+        {"rgb8.png", 1, 37, 29, 8, TG_IMAGE_RGB, 0, 0},
+        {"rgb16_interlaced.png", 1, 37, 29, 16, TG_IMAGE_RGB, 0, 0},
+        {"rgba8.png", 1, 37, 29, 8, TG_IMAGE_RGBA, 1, 0},
+        {"pal4.png", 1, 37, 29, 4, TG_IMAGE_PALETTE, 0, 0},
+        {"pal8_trns.png", 1, 37, 29, 8, TG_IMAGE_PALETTE, 1, 0},
+        {"rgb8_exif6.png", 1, 37, 29, 8, TG_IMAGE_RGB, 0, 6},
+        {"png_named.jpg", 1, 37, 29, 8, TG_IMAGE_RGB, 0, 0},
+        {"baseline420.jpg", 0, 61, 47, 8, TG_IMAGE_RGB, 0, 0},
+        {"gray.jpg", 0, 61, 47, 8, TG_IMAGE_GRAY, 0, 0},
+        {"cmyk.jpg", 0, 61, 47, 8, TG_IMAGE_CMYK, 0, 0},
+        {"ycck.jpg", 0, 61, 47, 8, TG_IMAGE_YCCK, 0, 0},
+        {"exif2.jpg", 0, 61, 47, 8, TG_IMAGE_RGB, 0, 2},
+        {"exif8.jpg", 0, 61, 47, 8, TG_IMAGE_RGB, 0, 8},
+    };
+    char p[4352];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fx(p, sizeof p, cases[i].name);
+        for (int exif = 0; exif <= 1; exif++) {
+            tg_image_opts o;
+            tg_image_opts_default(&o);
+            o.exif_orientation = exif;
+            tg_image a, b;
+            tg_image_info info;
+            tg_error err = {0};
+            ck_assert_msg(tg_image_load_info(&a, p, &o, &info, &err) == TG_OK, "%s", err.msg);
+            ck_assert_msg(info.is_png == cases[i].is_png && info.width == cases[i].w &&
+                              info.height == cases[i].h && info.bit_depth == cases[i].depth &&
+                              info.color == cases[i].color && info.alpha == cases[i].alpha &&
+                              info.orientation == cases[i].orientation,
+                          "%s (exif %d): png %d %dx%d depth %d color %d alpha %d orientation %d",
+                          cases[i].name, exif, info.is_png, info.width, info.height,
+                          info.bit_depth, (int)info.color, info.alpha, info.orientation);
+            ck_assert_int_eq(tg_image_load(&b, p, &o, &err), TG_OK);
+            ck_assert_int_eq(a.width, b.width);
+            ck_assert_int_eq(a.height, b.height);
+            ck_assert(memcmp(a.pixels, b.pixels, (size_t)a.width * a.height * 3) == 0);
+            // the orientation is reported either way, applied only with exif_orientation
+            int swap = exif && cases[i].orientation >= 5;
+            ck_assert_int_eq(a.width, swap ? cases[i].h : cases[i].w);
+            tg_image_free(&a);
+            tg_image_free(&b);
+        }
+    }
+    // a file that fails leaves the facts zeroed
+    fx(p, sizeof p, "trunc40.png");
+    tg_image img;
+    tg_image_info info = {.width = 5};
+    tg_error err = {0};
+    ck_assert_int_ne(tg_image_load_info(&img, p, NULL, &info, &err), TG_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "truncated"));
+    ck_assert_int_eq(info.width, 0);
+    ck_assert_int_eq(info.bit_depth, 0);
+}
+END_TEST
+
 START_TEST(test_bad_files) {
     char p[4352];
     fx(p, sizeof p, "bad.tsv");
@@ -536,6 +607,80 @@ static int notice_has(const char *needle) {
     return strstr(g_all_notices, needle) != NULL;
 }
 
+// What the scan leaves out, listed for `check` (record_skipped), sorted by path, each with
+// its kind and class; train's notices and counts are the same with or without the list.
+// allow_empty_classes keeps a class without images instead of failing on it.
+START_TEST(test_folder_skipped_list) {
+    char *root = make_tmp();
+    mkd(root, "cat");
+    mkd(root, "cat/sub");
+    mkd(root, "cat/.hidden");
+    mkd(root, "dog");
+    mkd(root, ".ipynb_checkpoints");
+    touch(root, "cat/a.png", NULL);
+    touch(root, "cat/notes.txt", NULL);
+    touch(root, "cat/.DS_Store", NULL);
+    touch(root, "cat/.hidden/x.png", NULL);
+    touch(root, "cat/sub/b.JPG", NULL);
+    touch(root, "cat/sub/c.gif", NULL);
+    touch(root, "readme.md", NULL);
+    touch(root, "stray.png", NULL);
+    touch(root, ".DS_Store", NULL);  // a hidden file at the root: ignored, as before
+    link_at(root, "cat/link", "../dog");
+    tg_folder fo;
+    tg_error err = {0};
+    ck_assert_int_ne(tg_folder_scan(&fo, root, NULL, NULL, &err), TG_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "class 'dog' has 0 images"));
+    g_notices = 0;
+    g_all_notices[0] = 0;
+    tg_folder_scan_opts o = {.notice = count_notice, .record_skipped = 1, .allow_empty_classes = 1};
+    ck_assert_msg(tg_folder_scan_with(&fo, root, &o, &err) == TG_OK, "%s", err.msg);
+    ck_assert_int_eq(fo.num_classes, 2);
+    ck_assert_uint_eq(fo.count, 2);
+    ck_assert_uint_eq(fo.class_counts[0], 2);
+    ck_assert_uint_eq(fo.class_counts[1], 0);
+    ck_assert_uint_eq(fo.hidden_skipped, 3);
+    ck_assert_uint_eq(fo.links_skipped, 1);
+    ck_assert_int_eq(g_notices, 2);  // the link, then the hidden names
+    ck_assert(notice_has("/cat/link: symlink not followed"));
+    ck_assert(notice_has("skipped 3 hidden names starting with '.'"));
+    static const struct {
+        const char *rel;
+        tg_folder_skip_kind kind;
+        int label;
+    } want[] = {
+        {".ipynb_checkpoints", TG_FOLDER_SKIP_HIDDEN, -1},
+        {"cat/.DS_Store", TG_FOLDER_SKIP_HIDDEN, 0},
+        {"cat/.hidden", TG_FOLDER_SKIP_HIDDEN, 0},
+        {"cat/link", TG_FOLDER_SKIP_LINK, 0},
+        {"cat/notes.txt", TG_FOLDER_SKIP_EXTENSION, 0},
+        {"cat/sub/c.gif", TG_FOLDER_SKIP_EXTENSION, 0},
+        {"readme.md", TG_FOLDER_SKIP_OUTSIDE, -1},
+        {"stray.png", TG_FOLDER_SKIP_OUTSIDE, -1},
+    };
+    ck_assert_uint_eq(fo.nskipped, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < fo.nskipped; i++) {
+        char q[8192];
+        snprintf(q, sizeof q, "%s/%s", root, want[i].rel);
+        ck_assert_str_eq(fo.skipped[i].path, q);
+        ck_assert_int_eq(fo.skipped[i].kind, want[i].kind);
+        ck_assert_int_eq(fo.skipped[i].label, want[i].label);
+    }
+    tg_folder_free(&fo);
+    // without the list: the same scan, the same notices, nothing listed
+    g_notices = 0;
+    o.record_skipped = 0;
+    ck_assert_msg(tg_folder_scan_with(&fo, root, &o, &err) == TG_OK, "%s", err.msg);
+    ck_assert_uint_eq(fo.nskipped, 0);
+    ck_assert_ptr_null(fo.skipped);
+    ck_assert_uint_eq(fo.count, 2);
+    ck_assert_int_eq(g_notices, 2);
+    tg_folder_free(&fo);
+    rm_rf(root);
+    free(root);
+}
+END_TEST
+
 // Symlinks that would escape the dataset or relabel images are not followed (QA: a link
 // to ../.. counted 81 images instead of 12, all labelled with the link's class).
 START_TEST(test_folder_symlinks) {
@@ -919,6 +1064,7 @@ static Suite *data_suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_decode_matches_pil);
     tcase_add_test(tc, test_decode_memory_and_exif_off);
+    tcase_add_test(tc, test_image_info);
     tcase_add_test(tc, test_bad_files);
     tcase_add_test(tc, test_resize_matches_pil);
     tcase_add_test(tc, test_eval_pipeline_matches_torchvision);
@@ -929,6 +1075,7 @@ static Suite *data_suite(void) {
     tcase_add_test(tc, test_train_transform_and_flip);
     tcase_add_test(tc, test_folder_matches_imagefolder);
     tcase_add_test(tc, test_folder_symlinks);
+    tcase_add_test(tc, test_folder_skipped_list);
     tcase_add_test(tc, test_folder_errors);
     tcase_add_test(tc, test_messages_escape_names);
     tcase_add_test(tc, test_loader_epoch);

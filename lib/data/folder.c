@@ -61,6 +61,9 @@ typedef struct {
     size_t hidden;
     char hidden_example[256];
     size_t links_skipped;
+    tg_folder_skip *skips;  // what was left out, when record_skipped
+    size_t nskips, capskips;
+    int record;
     char *const *classes;  // class names, for notices
     tg_data_notice_fn notice;
     void *notice_user;
@@ -107,12 +110,32 @@ static int has_image_ext(const char *name) {
     return 0;
 }
 
-static __attribute__((noinline)) void note_hidden(walk_state *w, const char *dir,
-                                                  const char *name) {
-    if (w->hidden++ != 0) return;
+// Lists dir/name as left out (kind) when the caller asked for the list. -1: out of memory.
+static int record_skip(walk_state *w, const char *dir, const char *name,
+                       tg_folder_skip_kind kind, int label) {
+    if (!w->record) return 0;
+    char *path = name ? join(dir, name) : strdup(dir);
+    if (!path || grow((void **)&w->skips, &w->capskips, w->nskips + 1, sizeof *w->skips) != 0) {
+        free(path);
+        return -1;
+    }
+    w->skips[w->nskips++] = (tg_folder_skip){path, kind, label};
+    return 0;
+}
+
+static int cmp_skip(const void *a, const void *b) {
+    return strcmp(((const tg_folder_skip *)a)->path, ((const tg_folder_skip *)b)->path);
+}
+
+// -1: out of memory (listing it).
+static __attribute__((noinline)) int note_hidden(walk_state *w, const char *dir,
+                                                 const char *name, int label) {
+    if (record_skip(w, dir, name, TG_FOLDER_SKIP_HIDDEN, label) != 0) return -1;
+    if (w->hidden++ != 0) return 0;
     char raw[4096];
     snprintf(raw, sizeof raw, "%s/%s", dir, name);
     tg_path_escape(raw, w->hidden_example, sizeof w->hidden_example);
+    return 0;
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -183,15 +206,18 @@ static __attribute__((noinline)) void describe_skip(const walk_state *w, const s
 }
 
 // A symlink (or a second path, as a bind mount gives) to a directory that is not entered:
-// one notice each, so the images it would have added are not silently missing.
-static __attribute__((noinline)) void note_skipped(walk_state *w, const seen_dir *s,
-                                                   const char *path, int is_link) {
+// one notice each, so the images it would have added are not silently missing. -1: out of
+// memory (listing it).
+static __attribute__((noinline)) int note_skipped(walk_state *w, const seen_dir *s,
+                                                  const char *path, int is_link, int label) {
+    if (record_skip(w, path, NULL, TG_FOLDER_SKIP_LINK, label) != 0) return -1;
     w->links_skipped++;
-    if (!w->notice) return;
+    if (!w->notice) return 0;
     char msg[TG_ERR_MSG_MAX];
     describe_skip(w, s, path, is_link ? "symlink not followed: it points to" : "not scanned: it is",
                   msg, sizeof msg);
     w->notice(w->notice_user, msg);
+    return 0;
 }
 
 static __attribute__((noinline)) tg_status class_folder_error(const walk_state *w,
@@ -216,7 +242,8 @@ static tg_status walk(walk_state *w, const char *dir, int label, int depth, int 
     const seen_dir *seen = find_seen(w, &sb);
     if (seen) {
         if (depth > 0) {
-            note_skipped(w, seen, dir, is_link);
+            if (note_skipped(w, seen, dir, is_link, label) != 0)
+                return path_error(err, TG_ERR_NOMEM, dir, "out of memory while scanning", "");
             return TG_OK;
         }
         return class_folder_error(w, seen, dir, err);  // a link to the root or a class
@@ -243,7 +270,10 @@ static tg_status walk(walk_state *w, const char *dir, int label, int depth, int 
         const char *name = e->d_name;
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
         if (name[0] == '.') {
-            note_hidden(w, dir, name);
+            if (note_hidden(w, dir, name, label) != 0) {
+                st = path_error(err, TG_ERR_NOMEM, dir, "out of memory while scanning", "");
+                break;
+            }
             continue;
         }
         char *path = join(dir, name);
@@ -273,7 +303,13 @@ static tg_status walk(walk_state *w, const char *dir, int label, int depth, int 
             continue;
         }
         free(path);
-        if (!has_image_ext(name)) continue;
+        if (!has_image_ext(name)) {
+            if (record_skip(w, dir, name, TG_FOLDER_SKIP_EXTENSION, label) != 0) {
+                st = path_error(err, TG_ERR_NOMEM, dir, "out of memory while scanning", "");
+                break;
+            }
+            continue;
+        }
         char *nm = strdup(name);
         if (!nm || grow((void **)&w->v, &w->cap, w->n + 1, sizeof(file_ent)) != 0) {
             free(nm);
@@ -332,14 +368,27 @@ static void walk_free(walk_state *w) {
     free(w->slots);
     for (size_t i = 0; i < w->nlinks; i++) free(w->links[i].path);
     free(w->links);
+    for (size_t i = 0; i < w->nskips; i++) free(w->skips[i].path);
+    free(w->skips);
     memset(w, 0, sizeof *w);
 }
 
 tg_status tg_folder_scan(tg_folder *f, const char *root, tg_data_notice_fn notice,
                          void *notice_user, tg_error *err) {
+    tg_folder_scan_opts o = {.notice = notice, .notice_user = notice_user};
+    return tg_folder_scan_with(f, root, &o, err);
+}
+
+tg_status tg_folder_scan_with(tg_folder *f, const char *root, const tg_folder_scan_opts *o,
+                              tg_error *err) {
+    static const tg_folder_scan_opts none = {0};
+    if (!o) o = &none;
+    tg_data_notice_fn notice = o->notice;
+    void *notice_user = o->notice_user;
     memset(f, 0, sizeof *f);
     walk_state w;
     memset(&w, 0, sizeof w);
+    w.record = o->record_skipped;
     tg_status st = TG_OK;
     DIR *d = NULL;
     size_t capc = 0;
@@ -366,11 +415,16 @@ tg_status tg_folder_scan(tg_folder *f, const char *root, tg_data_notice_fn notic
         struct stat sb;
         int is_dir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
         free(path);
-        if (!is_dir) continue;
-        if (name[0] == '.') {
-            note_hidden(&w, f->root, name);
-            continue;
+        int listed = 0;
+        if (!is_dir && name[0] != '.')
+            listed = record_skip(&w, f->root, name, TG_FOLDER_SKIP_OUTSIDE, -1);
+        else if (is_dir && name[0] == '.')
+            listed = note_hidden(&w, f->root, name, -1);
+        if (listed != 0) {
+            st = tg_error_set(err, TG_ERR_NOMEM, "out of memory");
+            goto fail;
         }
+        if (!is_dir || name[0] == '.') continue;
         char *nm = strdup(name);
         if (!nm || grow((void **)&f->classes, &capc, (size_t)f->num_classes + 1, sizeof(char *)) != 0) {
             free(nm);
@@ -420,7 +474,7 @@ tg_status tg_folder_scan(tg_folder *f, const char *root, tg_data_notice_fn notic
     }
     if (w.n > 1) qsort(w.v, w.n, sizeof(file_ent), cmp_file);  // class, directory, name
     for (size_t i = 0; i < w.n; i++) f->class_counts[w.v[i].label]++;
-    for (int c = 0; c < f->num_classes; c++) {
+    for (int c = 0; c < f->num_classes && !o->allow_empty_classes; c++) {
         if (f->class_counts[c] > 0) continue;
         char shown_root[TG_ERR_MSG_MAX], shown_class[TG_ERR_MSG_MAX];
         tg_path_escape(f->root, shown_root, sizeof shown_root);
@@ -447,6 +501,11 @@ tg_status tg_folder_scan(tg_folder *f, const char *root, tg_data_notice_fn notic
     }
     f->links_skipped = w.links_skipped;
     f->hidden_skipped = w.hidden;
+    if (w.nskips > 1) qsort(w.skips, w.nskips, sizeof *w.skips, cmp_skip);
+    f->skipped = w.skips;  // the list moves to f
+    f->nskipped = w.nskips;
+    w.skips = NULL;
+    w.nskips = 0;
     if (w.hidden && notice) {
         char shown_root[TG_ERR_MSG_MAX], msg[TG_ERR_MSG_MAX];
         tg_path_escape(f->root, shown_root, sizeof shown_root);
@@ -504,6 +563,8 @@ void tg_folder_free(tg_folder *f) {
     free(f->class_counts);
     for (size_t i = 0; i < f->count; i++) free(f->items[i].path);
     free(f->items);
+    for (size_t i = 0; i < f->nskipped; i++) free(f->skipped[i].path);
+    free(f->skipped);
     free(f->root);
     memset(f, 0, sizeof *f);
 }

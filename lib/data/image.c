@@ -151,6 +151,7 @@ typedef struct {
     tg_status status;
     char msg[512];
     int orientation;
+    tg_image_info *facts;  // the source's facts, or NULL
 } png_job;
 
 static void png_err_fn(png_structp png, png_const_charp msg) {
@@ -198,6 +199,19 @@ static int png_decode_inner(png_job *j, tg_error *err) {
         return -1;
     }
     int gray16 = (ctype == PNG_COLOR_TYPE_GRAY && depth == 16);
+    if (j->facts) {
+        j->facts->is_png = 1;
+        j->facts->width = (int)w;
+        j->facts->height = (int)h;
+        j->facts->bit_depth = depth;
+        j->facts->color = ctype == PNG_COLOR_TYPE_GRAY         ? TG_IMAGE_GRAY
+                          : ctype == PNG_COLOR_TYPE_GRAY_ALPHA ? TG_IMAGE_GRAY_ALPHA
+                          : ctype == PNG_COLOR_TYPE_PALETTE    ? TG_IMAGE_PALETTE
+                          : ctype == PNG_COLOR_TYPE_RGB        ? TG_IMAGE_RGB
+                                                               : TG_IMAGE_RGBA;
+        j->facts->alpha = (ctype & PNG_COLOR_MASK_ALPHA) ||
+                          png_get_valid(j->png, j->info, PNG_INFO_tRNS) != 0;
+    }
     if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(j->png);
     if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(j->png);
     if (!gray16) {
@@ -269,13 +283,14 @@ static int png_exif(png_job *j) {
 }
 
 static tg_status decode_png(tg_image *img, const uint8_t *data, size_t len, const char *name,
-                            const tg_image_opts *o, tg_error *err) {
+                            const tg_image_opts *o, tg_image_info *facts, tg_error *err) {
     png_job j;
     memset(&j, 0, sizeof j);
     j.data = data;
     j.len = len;
     j.name = name;
     j.opts = o;
+    j.facts = facts;
     j.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &j, png_err_fn, png_warn_fn);
     if (j.png) j.info = png_create_info_struct(j.png);
     if (!j.png || !j.info) {
@@ -288,9 +303,10 @@ static tg_status decode_png(tg_image *img, const uint8_t *data, size_t len, cons
             tg_error_set(err, j.status, "%s: bad PNG: %s", disp(name), j.msg);
         goto fail;
     }
-    if (o->exif_orientation) {
+    if (o->exif_orientation || facts) {  // facts report it even when it is not applied
         j.orientation = png_exif(&j);
         if (!j.orientation && png_tail_inner(&j) == 0) j.orientation = png_exif(&j);
+        if (facts) facts->orientation = j.orientation;
     }
     png_destroy_read_struct(&j.png, &j.info, NULL);
     free(j.rows);
@@ -333,6 +349,7 @@ typedef struct {
     tg_image img;
     tg_status status;
     int orientation;
+    tg_image_info *facts;  // the source's facts, or NULL
 } jpeg_job;
 
 static void jpeg_error_exit_fn(j_common_ptr c) {
@@ -373,7 +390,8 @@ static int jpeg_decode_inner(jpeg_job *j, tg_error *err) {
     j->progress.progress_monitor = jpeg_progress_fn;
     ci->progress = &j->progress;
     jpeg_mem_src(ci, j->data, (unsigned long)j->len);
-    if (j->opts->exif_orientation) jpeg_save_markers(ci, JPEG_APP0 + 1, 0xFFFF);
+    int want_exif = j->opts->exif_orientation || j->facts;  // facts report it unapplied too
+    if (want_exif) jpeg_save_markers(ci, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(ci, TRUE);
     tg_status st = check_cap(j->name, "JPEG", ci->image_width, ci->image_height, j->opts, err);
     if (st != TG_OK) {
@@ -399,7 +417,18 @@ static int jpeg_decode_inner(jpeg_job *j, tg_error *err) {
     ci->do_fancy_upsampling = TRUE;
     ci->scale_num = ci->scale_denom = 1;
 
-    if (j->opts->exif_orientation) {
+    if (j->facts) {
+        j->facts->is_png = 0;
+        j->facts->width = (int)ci->image_width;
+        j->facts->height = (int)ci->image_height;
+        j->facts->bit_depth = ci->data_precision;
+        j->facts->color = comps == 1 ? TG_IMAGE_GRAY
+                          : comps == 3 ? TG_IMAGE_RGB
+                          : ci->jpeg_color_space == JCS_YCCK ? TG_IMAGE_YCCK
+                                                             : TG_IMAGE_CMYK;
+        j->facts->alpha = 0;
+    }
+    if (want_exif) {
         for (jpeg_saved_marker_ptr m = ci->marker_list; m; m = m->next) {
             if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 &&
                 memcmp(m->data, "Exif\0", 5) == 0) {
@@ -408,6 +437,7 @@ static int jpeg_decode_inner(jpeg_job *j, tg_error *err) {
                 break;
             }
         }
+        if (j->facts) j->facts->orientation = j->orientation;
     }
 
     jpeg_start_decompress(ci);
@@ -454,13 +484,14 @@ static int jpeg_decode_inner(jpeg_job *j, tg_error *err) {
 }
 
 static tg_status decode_jpeg(tg_image *img, const uint8_t *data, size_t len, const char *name,
-                             const tg_image_opts *o, tg_error *err) {
+                             const tg_image_opts *o, tg_image_info *facts, tg_error *err) {
     jpeg_job *j = calloc(1, sizeof *j);
     if (!j) return tg_error_set(err, TG_ERR_NOMEM, "%s: out of memory", disp(name));
     j->data = data;
     j->len = len;
     j->name = name;
     j->opts = o;
+    j->facts = facts;
     j->cinfo.err = jpeg_std_error(&j->jerr.pub);
     j->jerr.pub.error_exit = jpeg_error_exit_fn;
     j->jerr.pub.emit_message = jpeg_emit_fn;
@@ -494,7 +525,13 @@ fail:
 
 tg_status tg_image_decode(tg_image *img, const uint8_t *data, size_t len, const char *name,
                           const tg_image_opts *opts, tg_error *err) {
+    return tg_image_decode_info(img, data, len, name, opts, NULL, err);
+}
+
+tg_status tg_image_decode_info(tg_image *img, const uint8_t *data, size_t len, const char *name,
+                               const tg_image_opts *opts, tg_image_info *info, tg_error *err) {
     tg_image_opts def;
+    if (info) memset(info, 0, sizeof *info);
     if (!opts) {
         tg_image_opts_default(&def);
         opts = &def;
@@ -506,10 +543,13 @@ tg_status tg_image_decode(tg_image *img, const uint8_t *data, size_t len, const 
     name = shown;
     if (len == 0) return tg_error_set(err, TG_ERR_FORMAT, "%s: empty file", disp(name));
     static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    if (len >= 8 && memcmp(data, png_sig, 8) == 0)
-        return decode_png(img, data, len, name, opts, err);
-    if (len >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
-        return decode_jpeg(img, data, len, name, opts, err);
+    int png = len >= 8 && memcmp(data, png_sig, 8) == 0;
+    if (png || (len >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)) {
+        tg_status st = png ? decode_png(img, data, len, name, opts, info, err)
+                           : decode_jpeg(img, data, len, name, opts, info, err);
+        if (st != TG_OK && info) memset(info, 0, sizeof *info);  // no half-read facts
+        return st;
+    }
     if (len < 8 && ((len >= 1 && data[0] == 0x89) || (len >= 1 && data[0] == 0xFF)))
         return tg_error_set(err, TG_ERR_FORMAT, "%s: truncated file (%zu bytes)", disp(name), len);
     return tg_error_set(err, TG_ERR_FORMAT,
@@ -520,6 +560,12 @@ tg_status tg_image_decode(tg_image *img, const uint8_t *data, size_t len, const 
 
 tg_status tg_image_load(tg_image *img, const char *path, const tg_image_opts *opts,
                         tg_error *err) {
+    return tg_image_load_info(img, path, opts, NULL, err);
+}
+
+tg_status tg_image_load_info(tg_image *img, const char *path, const tg_image_opts *opts,
+                             tg_image_info *info, tg_error *err) {
+    if (info) memset(info, 0, sizeof *info);
     img->width = img->height = 0;
     img->pixels = NULL;
     uint8_t *buf = NULL;
@@ -555,7 +601,7 @@ tg_status tg_image_load(tg_image *img, const char *path, const tg_image_opts *op
     }
     fclose(f);
     f = NULL;
-    st = tg_image_decode(img, buf, n, path, opts, err);
+    st = tg_image_decode_info(img, buf, n, path, opts, info, err);
 fail:
     if (f) fclose(f);
     free(buf);

@@ -37,6 +37,27 @@ typedef struct {
 
 #define TG_IMAGE_DEFAULT_MAX_PIXELS 50000000LL
 
+// What the file holds, as opposed to the RGB it decodes to (for `tgfinetune check`).
+typedef enum {
+    TG_IMAGE_GRAY = 1,    // PNG gray, JPEG grayscale
+    TG_IMAGE_GRAY_ALPHA,  // PNG gray + alpha
+    TG_IMAGE_PALETTE,     // PNG palette
+    TG_IMAGE_RGB,         // PNG RGB, JPEG RGB or YCbCr
+    TG_IMAGE_RGBA,        // PNG RGB + alpha
+    TG_IMAGE_CMYK,        // JPEG CMYK (Adobe-inverted)
+    TG_IMAGE_YCCK,        // JPEG YCCK
+} tg_image_color;
+
+typedef struct {
+    int is_png;            // 1: PNG, 0: JPEG
+    int width, height;     // as stored, before the EXIF orientation
+    int bit_depth;         // bits per sample in the file: 1, 2, 4, 8 or 16 (JPEG: 8)
+    tg_image_color color;
+    int alpha;             // transparency discarded: an alpha channel or a tRNS chunk
+    int orientation;       // EXIF orientation tag 1..8, 0 when absent; read even when
+                           // opts->exif_orientation is off (then it is not applied)
+} tg_image_info;
+
 void tg_image_opts_default(tg_image_opts *o);
 
 // Allocates img->pixels for a width x height image (zeroed). Caller frees with tg_image_free.
@@ -51,5 +72,12 @@ tg_status tg_image_decode(tg_image *img, const uint8_t *data, size_t len, const 
 // Reads path and decodes it.
 tg_status tg_image_load(tg_image *img, const char *path, const tg_image_opts *opts,
                         tg_error *err);
+
+// The same, also filling *info (may be NULL) with the facts of the source file. The pixels
+// are those of tg_image_decode / tg_image_load. info is valid when TG_OK is returned.
+tg_status tg_image_decode_info(tg_image *img, const uint8_t *data, size_t len, const char *name,
+                               const tg_image_opts *opts, tg_image_info *info, tg_error *err);
+tg_status tg_image_load_info(tg_image *img, const char *path, const tg_image_opts *opts,
+                             tg_image_info *info, tg_error *err);
 
 #endif
