@@ -41,6 +41,8 @@ int tg_cmd_convert(int argc, char **argv);
 int tg_cmd_info(int argc, char **argv);
 // cmd/bench.c
 int tg_cmd_bench(int argc, char **argv);
+// cmd/check.c
+int tg_cmd_check(int argc, char **argv);
 
 // cmd/report.c: strings from files made safe to print (control characters and bytes that
 // are not UTF-8 as \xNN, tg_path_escape), malloc'd (NULL: out of memory); and a
