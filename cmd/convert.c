@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "io/statedict.h"
+#include "io/weightfile.h"
 #include "options.h"
 
 static const char about[] = "Converts a state_dict between a PyTorch checkpoint and safetensors.\n";

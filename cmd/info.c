@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "io/statedict.h"
+#include "io/weightfile.h"
 #include "options.h"
 
 static const char about[] =

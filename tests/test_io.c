@@ -16,6 +16,7 @@
 #include "io/atomic.h"
 #include "io/pickle.h"
 #include "io/statedict.h"
+#include "io/weightfile.h"
 #include "io/zip.h"
 
 static char data_dir[1024], work_dir[1024], script[1100];

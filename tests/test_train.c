@@ -24,7 +24,7 @@
 #include "app/config.h"
 #include "app/evaluate.h"
 #include "app/train.h"
-#include "io/statedict.h"
+#include "io/weightfile.h"
 
 #define EPOCHS 2
 #define STEPS 3  // 12 training images in batches of 4

@@ -11,6 +11,7 @@
 
 #include "app/weights.h"
 #include "core/escape.h"
+#include "io/weightfile.h"
 
 #define MOMENTUM_PREFIX "optimizer.momentum_buffer."
 

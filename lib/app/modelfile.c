@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app/weights.h"
+#include "io/weightfile.h"
 
 void tg_model_meta_free(tg_model_meta *m) {
     if (!m) return;

@@ -1,13 +1,13 @@
 // weights.h: the bridge between a tg_statedict (a .pth or .safetensors file's content, see
-// io/statedict.h) and the resnet18 model, as torch's model.load_state_dict(sd, strict=True)
-// and model.state_dict().
+// io/statedict.h; files are read by io/weightfile.h) and the resnet18 model, as torch's
+// model.load_state_dict(sd, strict=True) and model.state_dict().
 #ifndef TG_WEIGHTS_H
 #define TG_WEIGHTS_H
 
 #include <stdbool.h>
 
 #include "core/error.h"
-#include "io/statedict.h"
+#include "io/weightfile.h"
 #include "nn/resnet18.h"
 
 typedef struct {

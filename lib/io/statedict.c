@@ -1,16 +1,9 @@
-// statedict.c: the in-memory state dict (names, dtypes, shapes, bytes, string metadata) and
-// the load/save entry points that pick the file format. See statedict.h.
+// statedict.c: the in-memory state dict (names, dtypes, shapes, bytes, string metadata).
+// See statedict.h; files are weightfile.c's.
 #include "statedict.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include "pth.h"
-#include "safetensors.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "tgfinetune's io assumes a little-endian host (checkpoint bytes are used as they are)"
@@ -222,109 +215,4 @@ const char *tg_statedict_get_meta(const tg_statedict *sd, const char *key) {
     for (size_t i = 0; i < sd->n_meta; i++)
         if (!strcmp(sd->meta_keys[i], key)) return sd->meta_vals[i];
     return NULL;
-}
-
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !strcasecmp(s + n - m, suffix);
-}
-
-tg_sd_format tg_statedict_detect(const void *buf, size_t n, const char *name) {
-    const unsigned char *b = buf;
-    if (n >= 4 && !memcmp(b, "PK\x03\x04", 4)) return TG_SD_FORMAT_PTH_ZIP;
-    if (n >= 8 && !memcmp(b, "PYTORCH1", 8)) return TG_SD_FORMAT_PTH_PREVIEW;
-    if ((n > 8 && b[8] == '{') || (name && ends_with(name, ".safetensors")))
-        return TG_SD_FORMAT_SAFETENSORS;
-    if (n >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) return TG_SD_FORMAT_PTH_LEGACY;
-    return TG_SD_FORMAT_UNKNOWN;
-}
-
-const char *tg_sd_format_name(tg_sd_format f) {
-    switch (f) {
-    case TG_SD_FORMAT_PTH_ZIP:
-        return "PyTorch checkpoint (zip format)";
-    case TG_SD_FORMAT_PTH_LEGACY:
-        return "PyTorch checkpoint (legacy format)";
-    case TG_SD_FORMAT_PTH_PREVIEW:
-        return "PyTorch checkpoint (PYTORCH1 preview format)";
-    case TG_SD_FORMAT_SAFETENSORS:
-        return "safetensors";
-    case TG_SD_FORMAT_UNKNOWN:
-        break;
-    }
-    return "unknown format";
-}
-
-tg_status tg_statedict_load_mem(const void *buf, size_t n, const char *name, tg_statedict *sd,
-                                tg_error *err) {
-    const unsigned char *b = buf;
-    if (n == 0) return tg_error_set(err, TG_ERR_FORMAT, "%s: empty file", name);
-    switch (tg_statedict_detect(b, n, name)) {
-    case TG_SD_FORMAT_PTH_ZIP:
-    case TG_SD_FORMAT_PTH_LEGACY:
-        return tg_pth_read(b, n, name, sd, err);
-    case TG_SD_FORMAT_SAFETENSORS:
-        return tg_safetensors_read(b, n, name, sd, err);
-    case TG_SD_FORMAT_PTH_PREVIEW:
-        return tg_error_set(err, TG_ERR_FORMAT,
-                            "%s: PYTORCH1 (pre-1.6 preview) format is not supported; re-save it "
-                            "with torch.save", name);
-    case TG_SD_FORMAT_UNKNOWN:
-        break;
-    }
-    return tg_error_set(err, TG_ERR_FORMAT,
-                        "%s: unrecognized format: not a zip .pth, a legacy .pth or a "
-                        "safetensors file (first bytes %02x %02x %02x %02x)",
-                        name, b[0], n > 1 ? b[1] : 0, n > 2 ? b[2] : 0, n > 3 ? b[3] : 0);
-}
-
-tg_status tg_statedict_load(const char *path, tg_statedict *sd, tg_error *err) {
-    tg_status st;
-    unsigned char *buf = NULL;
-    tg_statedict_init(sd);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return tg_error_set(err, TG_ERR_IO, "%s: %s", path, strerror(errno));
-    struct stat stt;
-    if (fstat(fd, &stt) != 0) {
-        st = tg_error_set(err, TG_ERR_IO, "%s: %s", path, strerror(errno));
-        goto done;
-    }
-    if (!S_ISREG(stt.st_mode)) {
-        st = tg_error_set(err, TG_ERR_IO, "%s: not a regular file", path);
-        goto done;
-    }
-    size_t n = (size_t)stt.st_size;
-    buf = malloc(n ? n : 1);
-    if (!buf) {
-        st = tg_error_set(err, TG_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
-        goto done;
-    }
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            st = tg_error_set(err, TG_ERR_IO, "%s: read failed: %s", path, strerror(errno));
-            goto done;
-        }
-        if (r == 0) break;  // the file shrank under us: parse what is there
-        got += (size_t)r;
-    }
-    tg_statedict tmp;
-    tg_statedict_init(&tmp);
-    st = tg_statedict_load_mem(buf, got, path, &tmp, err);
-    if (st != TG_OK) tg_statedict_free(&tmp);
-    *sd = tmp;  // sd need not be initialized; on failure it is left empty (freeing is safe)
-done:
-    free(buf);
-    close(fd);
-    return st;
-}
-
-tg_status tg_statedict_save(const char *path, const tg_statedict *sd, tg_error *err) {
-    if (ends_with(path, ".safetensors")) return tg_safetensors_write(path, sd, err);
-    if (ends_with(path, ".pth") || ends_with(path, ".pt"))
-        return tg_pth_write(path, sd, err);
-    return tg_error_set(err, TG_ERR_VALUE,
-                        "%s: unknown output format; use a .safetensors or .pth extension", path);
 }

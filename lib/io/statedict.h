@@ -1,7 +1,9 @@
 // statedict.h: an ordered list of named tensors of any dtype plus string metadata: what a
-// PyTorch state_dict or a safetensors file holds. The io module reads and writes it;
-// nn/ copies it into a model. Everything here is owned by the tg_statedict (free with
-// tg_statedict_free). Tensors are stored contiguous, row-major, little-endian.
+// PyTorch state_dict or a safetensors file holds. The container only: the readers and
+// writers (pth.c, safetensors.c) fill and read it, weightfile.h loads and saves files of
+// either format, app/weights.c copies it into a model. Everything here is owned by the
+// tg_statedict (free with tg_statedict_free). Tensors are stored contiguous, row-major,
+// little-endian.
 #ifndef TG_STATEDICT_H
 #define TG_STATEDICT_H
 
@@ -55,37 +57,9 @@ tg_status tg_statedict_set_meta(tg_statedict *sd, const char *key, const char *v
                                 tg_error *err);
 const char *tg_statedict_get_meta(const tg_statedict *sd, const char *key);  // NULL if absent
 
-// A checkpoint's format, as tg_statedict_load_mem detects it.
-typedef enum {
-    TG_SD_FORMAT_UNKNOWN,
-    TG_SD_FORMAT_PTH_ZIP,      // torch.save since 1.6 ("PK\3\4")
-    TG_SD_FORMAT_PTH_LEGACY,   // torch.save(_use_new_zipfile_serialization=False): pickles
-    TG_SD_FORMAT_PTH_PREVIEW,  // "PYTORCH1", not supported
-    TG_SD_FORMAT_SAFETENSORS,
-} tg_sd_format;
-
-// The format of a file from its first n bytes (9 are enough) and its name: the one test
-// the reader uses. Safetensors is tried before pickle: a header length of 128 makes a
-// safetensors file start with 0x80 like pickle's PROTO opcode, but has '{' at byte 8
-// where a legacy .pth has its magic number. Without '{' a .safetensors name still
-// decides (the reader then says what is wrong with the file).
-tg_sd_format tg_statedict_detect(const void *buf, size_t n, const char *name);
-// "PyTorch checkpoint (zip format)", "safetensors", ... ("unknown format" for UNKNOWN).
-const char *tg_sd_format_name(tg_sd_format f);
-
-// Reads a .pth (zip or legacy pickle) or .safetensors file, detected by its content.
-// sd is overwritten (it need not be initialized); on failure it is left empty.
-tg_status tg_statedict_load(const char *path, tg_statedict *sd, tg_error *err);
-// Writes atomically (temporary file in the same directory, fsync, rename, fsync of the
-// directory). The format follows the extension: .safetensors, or .pth (zip format).
-tg_status tg_statedict_save(const char *path, const tg_statedict *sd, tg_error *err);
-
-// Added by io: the same reader on a buffer already in memory; name is used in messages.
-// Appends to sd, which must be initialized.
-tg_status tg_statedict_load_mem(const void *buf, size_t n, const char *name, tg_statedict *sd,
-                                tg_error *err);
-// Appends an entry taking ownership of name and data (malloc'd; freed even on failure).
-// No duplicate check: the caller guarantees the name is new (readers check it themselves).
+// For the readers: appends an entry taking ownership of name and data (malloc'd; freed even
+// on failure). No duplicate check: the caller guarantees the name is new (readers check it
+// themselves).
 tg_status tg_statedict_append_owned(tg_statedict *sd, char *name, tg_dt dtype, int ndim,
                                     const int64_t *shape, void *data, size_t nbytes,
                                     tg_error *err);
