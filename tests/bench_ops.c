@@ -24,7 +24,7 @@
 
 #include "core/rng.h"
 #include "ops/conv2d.h"
-#include "ops/parallel.h"
+#include "core/parallel.h"
 #include "ops/winograd.h"
 
 typedef struct {

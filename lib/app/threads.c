@@ -5,7 +5,7 @@
 #include <cblas.h>
 #include <unistd.h>
 
-#include "ops/parallel.h"
+#include "core/parallel.h"
 
 int tg_app_set_threads(int n) {
     if (n <= 0) {

@@ -2,7 +2,7 @@
 // PyTorch 1.13), one parameter at a time, in float32 like PyTorch's CPU kernels.
 #include "nn/sgd.h"
 
-#include "ops/parallel.h"
+#include "core/parallel.h"
 
 #include <stdlib.h>
 #include <string.h>

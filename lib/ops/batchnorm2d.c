@@ -19,8 +19,8 @@
 #endif
 
 #include "batchnorm2d.h"
+#include "core/parallel.h"
 #include "ops.h"
-#include "parallel.h"
 
 typedef struct {
     int64_t N, C, HW;

@@ -17,9 +17,9 @@
 #include <string.h>
 
 #include "batchnorm2d.h"
+#include "core/parallel.h"
 #include "maxpool2d.h"
 #include "ops.h"
-#include "parallel.h"
 
 #define ACTIVE 0x80  // pos bit: the ReLU passed the window's maximum (pooled value not <= 0)
 

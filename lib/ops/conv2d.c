@@ -13,7 +13,8 @@
 // whose column matrix is large (conv1) is built and used in blocks of output rows.
 // 3x3 stride-1 padding-1 layers with enough tiles go to Winograd F(2x2,3x3) or F(4x4,3x3)
 // (winograd.c), as tg_winograd_auto picks.
-// The products (conv_gemm.c) are split over the ops' thread pool, one OpenBLAS thread each.
+// The products (conv_gemm.c) are split over the thread pool (core/parallel.h), one OpenBLAS
+// thread each.
 // Gradients are computed only for inputs that require them (frozen weights: no dW).
 #include <cblas.h>
 #include <limits.h>
@@ -23,8 +24,8 @@
 
 #include "conv2d.h"
 #include "conv_gemm.h"
+#include "core/parallel.h"
 #include "ops.h"
-#include "parallel.h"
 #include "winograd.h"
 
 void tg_conv_geom_finish(tg_conv_geom *g) {

@@ -8,9 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/parallel.h"
 #include "maxpool2d.h"
 #include "ops.h"
-#include "parallel.h"
 
 typedef struct {
     int kernel, stride, pad;

@@ -1,8 +1,8 @@
 // relu.c: torch.relu and torch.relu_ (in place, as nn.ReLU(inplace=True) in torchvision's
 // ResNet), grad_fn ReluBackward0 for both. Backward uses the output, as PyTorch's
 // threshold_backward does: dx += dout except where out <= 0.
+#include "core/parallel.h"
 #include "ops.h"
-#include "parallel.h"
 #include "relu.h"
 
 typedef struct {

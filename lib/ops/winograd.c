@@ -41,7 +41,7 @@
 #include <string.h>
 
 #include "conv_gemm.h"
-#include "parallel.h"
+#include "core/parallel.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>

@@ -1,8 +1,10 @@
-// parallel.h: splits a loop over items across a few threads (internal to lib/ops), for the
-// memory-bound kernels (BatchNorm, ReLU, pooling) between OpenBLAS's gemms. OpenBLAS's own
-// threads are idle while these run, so the two pools never compete for the cores.
-#ifndef TG_OPS_PARALLEL_H
-#define TG_OPS_PARALLEL_H
+// parallel.h: splits a loop over items across a few threads: the memory-bound kernels of
+// lib/ops (BatchNorm, ReLU, pooling, im2col) between OpenBLAS's gemms, the products split
+// by rows (ops/conv_gemm.c), SGD's update (nn/sgd.c); app/threads.c sets the thread count.
+// OpenBLAS's own threads are idle while these run, so the two pools never compete for the
+// cores.
+#ifndef TG_CORE_PARALLEL_H
+#define TG_CORE_PARALLEL_H
 
 #include <stdint.h>
 
