@@ -1,10 +1,13 @@
-// test_core.c: arena, tensors and the seeded generator.
+// test_core.c: arena, tensors, the seeded generator, path escaping and the measurement
+// knobs.
 #include <check.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/escape.h"
+#include "core/knobs.h"
 #include "core/rng.h"
 #include "core/tensor.h"
 
@@ -114,6 +117,90 @@ START_TEST(test_path_escape) {
 }
 END_TEST
 
+static const char *const KNOB_VARS[] = {
+    "TG_PARALLEL_MIN", "TG_PARALLEL_SPIN", "TG_CONV_SKINNY",     "TG_GEMM_SMALL", "TG_GEMM_RESTORE",
+    "TG_GEMM_TOUCH",   "TG_CONV_GROUP_COLS", "TG_CONV_COL_BLOCK", "TG_CONV_ALGO",
+};
+
+static void knobs_unset(void) {
+    for (size_t i = 0; i < sizeof KNOB_VARS / sizeof KNOB_VARS[0]; i++) unsetenv(KNOB_VARS[i]);
+}
+
+// Reads the knobs with one variable set to value (the others unset).
+static tg_knobs knobs_with(const char *name, const char *value) {
+    knobs_unset();
+    setenv(name, value, 1);
+    tg_knobs k;
+    tg_knobs_read(&k);
+    unsetenv(name);
+    return k;
+}
+
+// Unset: the defaults; set: the value; out of range: bounded as each knob was when it read
+// the environment itself (parallel.c, conv_gemm.c and conv2d.c before the knobs struct).
+START_TEST(test_knobs_bounds) {
+    knobs_unset();
+    tg_knobs k;
+    tg_knobs_read(&k);
+    ck_assert_int_eq(k.parallel_min, 4096);
+    ck_assert_int_eq(k.parallel_spin, 4000);
+    ck_assert_int_eq(k.conv_skinny, 8);
+    ck_assert(k.gemm_small == INT64_MAX);
+    ck_assert(!k.gemm_restore && k.gemm_touch);
+    ck_assert_int_eq(k.conv_group_cols, 1024);
+    ck_assert_int_eq(k.conv_col_block, 192 << 10);
+    ck_assert_int_eq(k.conv_algo, TG_CONV_AUTO);
+
+    ck_assert_int_eq(knobs_with("TG_PARALLEL_MIN", "1000000000000").parallel_min, 1000000000000);
+    ck_assert_int_eq(knobs_with("TG_PARALLEL_MIN", "0").parallel_min, 0);
+    ck_assert_int_eq(knobs_with("TG_PARALLEL_MIN", "-5").parallel_min, 0);
+    ck_assert_int_eq(knobs_with("TG_PARALLEL_MIN", "many").parallel_min, 0);  // atoll: 0
+    ck_assert_int_eq(knobs_with("TG_PARALLEL_SPIN", "12").parallel_spin, 12);
+    ck_assert_int_eq(knobs_with("TG_PARALLEL_SPIN", "-1").parallel_spin, 0);
+    ck_assert_int_eq(knobs_with("TG_PARALLEL_SPIN", "99999999999").parallel_spin, INT_MAX);
+    ck_assert_int_eq(knobs_with("TG_CONV_SKINNY", "0").conv_skinny, 0);
+    ck_assert_int_eq(knobs_with("TG_CONV_SKINNY", "4").conv_skinny, 4);
+    ck_assert_int_eq(knobs_with("TG_CONV_SKINNY", "9").conv_skinny, 8);  // past the kernels
+    ck_assert_int_eq(knobs_with("TG_CONV_SKINNY", "-1").conv_skinny, 8);
+    ck_assert_int_eq(knobs_with("TG_GEMM_SMALL", "65536").gemm_small, 65536);
+    ck_assert_int_eq(knobs_with("TG_GEMM_SMALL", "-3").gemm_small, 0);
+    ck_assert(knobs_with("TG_GEMM_RESTORE", "1").gemm_restore);
+    ck_assert(!knobs_with("TG_GEMM_RESTORE", "0").gemm_restore);
+    ck_assert(!knobs_with("TG_GEMM_RESTORE", "-1").gemm_restore);
+    ck_assert(!knobs_with("TG_GEMM_TOUCH", "0").gemm_touch);
+    ck_assert(knobs_with("TG_GEMM_TOUCH", "-2").gemm_touch);
+    ck_assert_int_eq(knobs_with("TG_CONV_GROUP_COLS", "7").conv_group_cols, 7);
+    ck_assert_int_eq(knobs_with("TG_CONV_GROUP_COLS", "0").conv_group_cols, 1024);
+    ck_assert_int_eq(knobs_with("TG_CONV_GROUP_COLS", "3000000000").conv_group_cols, 1024);
+    ck_assert_int_eq(knobs_with("TG_CONV_COL_BLOCK", "100").conv_col_block, 100);
+    ck_assert(knobs_with("TG_CONV_COL_BLOCK", "0").conv_col_block == INT64_MAX);  // no blocks
+    ck_assert(knobs_with("TG_CONV_COL_BLOCK", "-4").conv_col_block == INT64_MAX);
+    ck_assert_int_eq(knobs_with("TG_CONV_ALGO", "im2col").conv_algo, TG_CONV_IM2COL);
+    ck_assert_int_eq(knobs_with("TG_CONV_ALGO", "winograd2").conv_algo, TG_CONV_WINOGRAD2);
+    ck_assert_int_eq(knobs_with("TG_CONV_ALGO", "winograd4").conv_algo, TG_CONV_WINOGRAD4);
+    ck_assert_int_eq(knobs_with("TG_CONV_ALGO", "Winograd4").conv_algo, TG_CONV_AUTO);
+    // one variable set moves only its own field
+    k = knobs_with("TG_GEMM_SMALL", "5");
+    ck_assert_int_eq(k.parallel_min, 4096);
+    ck_assert_int_eq(k.conv_group_cols, 1024);
+}
+END_TEST
+
+// The process's knobs are read once: a variable set after the first tg_knobs_get changes
+// nothing.
+START_TEST(test_knobs_read_once) {
+    knobs_unset();
+    setenv("TG_PARALLEL_SPIN", "77", 1);
+    const tg_knobs *k = tg_knobs_get();
+    const int spin = k->parallel_spin;  // 77 unless an earlier test of this process read them
+    setenv("TG_PARALLEL_SPIN", "5", 1);
+    ck_assert_ptr_eq(tg_knobs_get(), k);
+    ck_assert_int_eq(tg_knobs_get()->parallel_spin, spin);
+    ck_assert_int_ne(tg_knobs_get()->parallel_spin, 5);
+    unsetenv("TG_PARALLEL_SPIN");
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
@@ -121,6 +208,8 @@ int main(void) {
     tcase_add_test(tc, test_tensor_create);
     tcase_add_test(tc, test_rng);
     tcase_add_test(tc, test_path_escape);
+    tcase_add_test(tc, test_knobs_bounds);
+    tcase_add_test(tc, test_knobs_read_once);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -2,16 +2,18 @@
 // first use and then sleep on a condition variable between loops, so a loop costs a wake
 // and a join (microseconds) instead of a thread creation. One loop at a time uses the
 // pool; a loop started while it is busy (another thread, or a task of a running loop)
-// runs inline. Loops cheaper than PARALLEL_MIN_COST (items x cost per item) are not split.
+// runs inline. Loops cheaper than the parallel_min knob (items x cost per item) are not
+// split.
 #include "parallel.h"
 
-#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <unistd.h>
+
+#include "knobs.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define CPU_RELAX() _mm_pause()
@@ -19,25 +21,11 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-// Loops cheaper than this run inline. With the workers polling between loops a split costs
-// about a microsecond, so even loops of a few thousand elements gain from it: bench --batch
-// 1 --size 64, 2 threads, 8 alternations: step medians 19.6 ms at 65536, 17.9 ms at 4096
-// (and 18.8 at 16384, 17.9 at 1024, 22.3 at 262144). TG_PARALLEL_MIN=n sets it.
-#define PARALLEL_MIN_COST ((int64_t)1 << 12)
-
-int64_t tg_env_int(const char *name, int64_t dflt) {
-    const char *e = getenv(name);
-    return e ? atoll(e) : dflt;
-}
-
-static int64_t min_cost(void) {
-    static int64_t v = -1;
-    if (v < 0) {
-        v = tg_env_int("TG_PARALLEL_MIN", PARALLEL_MIN_COST);
-        if (v < 0) v = 0;
-    }
-    return v;
-}
+// Loops cheaper than the parallel_min knob run inline. With the workers polling between
+// loops a split costs about a microsecond, so even loops of a few thousand elements gain
+// from it, hence the default TG_PARALLEL_MIN_COST of 4096: bench --batch 1 --size 64,
+// 2 threads, 8 alternations: step medians 19.6 ms at 65536, 17.9 ms at 4096 (and 18.8 at
+// 16384, 17.9 at 1024, 22.3 at 262144). TG_PARALLEL_MIN=n sets it.
 #define PARALLEL_MAX 8
 
 static int n_threads;  // 0 = not set yet
@@ -74,12 +62,11 @@ static _Atomic int remaining;         // workers still running the current loop
 // futex wake and the scheduler). When the cores are shared with other processes, the
 // awaited thread may not be running at all and polling only takes the core from it, so
 // each thread halves its budget after a poll that timed out (down to SPIN_MIN) and
-// restores it after one that succeeded. TG_PARALLEL_SPIN=n sets the budget (0: sleep at
-// once).
-#define SPIN_POLLS 4000
+// restores it after one that succeeded. The parallel_spin knob is the full budget
+// (TG_PARALLEL_SPIN=n; default TG_PARALLEL_SPIN_POLLS, 0: sleep at once).
 #define SPIN_MIN 32
 
-static int spin_polls(void);
+static int spin_polls(void) { return tg_knobs_get()->parallel_spin; }
 static _Thread_local int spin_budget = -1;
 
 // Polls done(arg) within the thread's budget; true once it holds.
@@ -97,14 +84,6 @@ static bool spin_until(bool (*done)(uint64_t), uint64_t arg) {
     return false;
 }
 
-static int spin_polls(void) {
-    static int v = -1;
-    if (v < 0) {
-        const int64_t e = tg_env_int("TG_PARALLEL_SPIN", SPIN_POLLS);
-        v = e < 0 ? 0 : e > INT_MAX ? INT_MAX : (int)e;
-    }
-    return v;
-}
 static part jobs[PARALLEL_MAX];       // jobs[id] for worker id
 
 static bool new_loop(uint64_t seen) { return atomic_load(&generation) != seen; }
@@ -147,9 +126,11 @@ static void after_fork_child(void) {
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void register_atfork(void) { pthread_atfork(NULL, NULL, after_fork_child); }
 
-// Starts workers up to `want` (caller holds use_lock). Returns how many run.
+// Starts workers up to `want` (caller holds use_lock). Returns how many run. The knobs are
+// read here, before the first worker exists (the workers read parallel_spin).
 static int start_workers(int want) {
     pthread_once(&atfork_once, register_atfork);
+    tg_knobs_get();
     while (n_workers < want) {
         const int id = n_workers + 1;
         pthread_mutex_lock(&mu);
@@ -171,7 +152,7 @@ void tg_parallel_for(int64_t n_items, int64_t cost_per_item, tg_parallel_fn fn, 
     if (n_items <= 0) return;
     int T = tg_parallel_threads();
     if (T > n_items) T = (int)n_items;
-    if (T <= 1 || n_items * cost_per_item < min_cost() ||
+    if (T <= 1 || n_items * cost_per_item < tg_knobs_get()->parallel_min ||
         pthread_mutex_trylock(&use_lock) != 0) {
         fn(arg, 0, n_items);
         return;

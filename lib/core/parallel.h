@@ -17,9 +17,4 @@ void tg_parallel_for(int64_t n_items, int64_t cost_per_item, tg_parallel_fn fn, 
 void tg_parallel_set_threads(int n);
 int tg_parallel_threads(void);
 
-// The integer in environment variable name (as atoll reads it), or dflt when it is unset:
-// the measurement knobs of lib/ops (TG_PARALLEL_MIN, TG_GEMM_SMALL, ...) read the
-// environment through this; each caches and bounds its value itself.
-int64_t tg_env_int(const char *name, int64_t dflt);
-
 #endif

@@ -17,13 +17,13 @@
 // thread each.
 // Gradients are computed only for inputs that require them (frozen weights: no dW).
 #include <cblas.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conv2d.h"
 #include "conv_gemm.h"
+#include "core/knobs.h"
 #include "core/parallel.h"
 #include "ops.h"
 #include "winograd.h"
@@ -33,18 +33,11 @@ void tg_conv_geom_finish(tg_conv_geom *g) {
     g->OW = (g->W + 2 * g->pad - g->KW) / g->stride + 1;
 }
 
-// Column budget of one group; groups stop growing once they are this wide.
-#define GROUP_MIN_COLS 1024
+// Column budget of one group; groups stop growing once they are this wide (the
+// conv_group_cols knob: TG_CONV_GROUP_MIN_COLS, or TG_CONV_GROUP_COLS=n).
 #define GROUP_MAX_FLOATS ((size_t)8 << 20)  // 32 MB of column matrix
 
-static int group_min_cols(void) {
-    static int v;
-    if (!v) {
-        const int64_t e = tg_env_int("TG_CONV_GROUP_COLS", GROUP_MIN_COLS);
-        v = e > 0 && e <= INT_MAX ? (int)e : GROUP_MIN_COLS;
-    }
-    return v;
-}
+static int group_min_cols(void) { return tg_knobs_get()->conv_group_cols; }
 
 static int group_size(int N, int64_t P, int64_t K) {
     int G = 1;
@@ -118,8 +111,8 @@ static void scatter(float *img, float *mat, int gn, int OC, int64_t P, bool to_i
     tg_parallel_for(OC, gn * P, scatter_task, &j);
 }
 
-static tg_conv_algo conv_algo;
-static bool conv_algo_set;
+static tg_conv_algo forced_algo;  // by tg_conv2d_set_algo, over the conv_algo knob
+static bool algo_forced;
 
 int tg_winograd_auto(const tg_conv_geom *g, int N) {
     if (!tg_winograd_fits(g) || tg_winograd_tiles(g, N, 2) < TG_WINOGRAD_MIN_TILES) return 0;
@@ -127,21 +120,12 @@ int tg_winograd_auto(const tg_conv_geom *g, int N) {
 }
 
 void tg_conv2d_set_algo(tg_conv_algo a) {
-    conv_algo = a;
-    conv_algo_set = true;
+    forced_algo = a;
+    algo_forced = true;
 }
 
 static tg_conv_algo current_algo(void) {
-    if (!conv_algo_set) {
-        const char *e = getenv("TG_CONV_ALGO");
-        conv_algo = !e                            ? TG_CONV_AUTO
-                    : strcmp(e, "im2col") == 0    ? TG_CONV_IM2COL
-                    : strcmp(e, "winograd2") == 0 ? TG_CONV_WINOGRAD2
-                    : strcmp(e, "winograd4") == 0 ? TG_CONV_WINOGRAD4
-                                                  : TG_CONV_AUTO;
-        conv_algo_set = true;
-    }
-    return conv_algo;
+    return algo_forced ? forced_algo : tg_knobs_get()->conv_algo;
 }
 
 // Winograd tile side to use for g at batch N (0: im2col).
@@ -157,18 +141,10 @@ static int use_winograd(const tg_conv_geom *g, int N) {
 
 // One image's column matrix larger than this is built and used in blocks of output rows,
 // so that each block is still in cache when its gemm reads it (conv1: 147 x 12544 floats
-// per image would otherwise go to memory and back). TG_CONV_COL_BLOCK=n overrides (floats;
-// 0 turns blocking off), for measurements.
-#define COL_BLOCK_FLOATS ((int64_t)192 << 10)
-
-static int64_t col_block_floats(void) {
-    static int64_t v = -1;
-    if (v < 0) {
-        v = tg_env_int("TG_CONV_COL_BLOCK", COL_BLOCK_FLOATS);
-        if (v <= 0) v = INT64_MAX;
-    }
-    return v;
-}
+// per image would otherwise go to memory and back): TG_CONV_COL_BLOCK_FLOATS, 192K floats.
+// TG_CONV_COL_BLOCK=n overrides (the conv_col_block knob; floats, 0 turns blocking off),
+// for measurements.
+static int64_t col_block_floats(void) { return tg_knobs_get()->conv_col_block; }
 
 // Output rows per block of a one-image column matrix (OH: no blocking).
 static int block_rows(const tg_conv_geom *g, int64_t K) {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/knobs.h"
 #include "core/tensor.h"
 #include "im2col.h"
 
@@ -39,12 +40,12 @@ int tg_conv2d_backward_pooled(tg_ctx *c, float *dx, float *dw, bool dw_new, int6
                               const float *dout, const float *x, const float *w, int N, int OC,
                               const tg_conv_geom *g);
 
-// Algorithm of the 3x3 stride-1 padding-1 layers: TG_CONV_AUTO (Winograd F(2x2,3x3) or
-// F(4x4,3x3) where tg_winograd_auto says it was measured faster, else im2col), or forced
-// one way. Process-wide, for tests and benchmarks; other shapes always use im2col. The
-// environment variable TG_CONV_ALGO=im2col|winograd2|winograd4 sets the initial value (for
-// whole-step measurements); tg_conv2d_set_algo overrides it.
-typedef enum { TG_CONV_AUTO = 0, TG_CONV_IM2COL, TG_CONV_WINOGRAD2, TG_CONV_WINOGRAD4 } tg_conv_algo;
+// Algorithm of the 3x3 stride-1 padding-1 layers (tg_conv_algo, core/knobs.h): TG_CONV_AUTO
+// (Winograd F(2x2,3x3) or F(4x4,3x3) where tg_winograd_auto says it was measured faster,
+// else im2col), or forced one way. Process-wide, for tests and benchmarks; other shapes
+// always use im2col. The environment variable TG_CONV_ALGO=im2col|winograd2|winograd4 sets
+// the initial value (the conv_algo knob, for whole-step measurements); tg_conv2d_set_algo
+// overrides it.
 void tg_conv2d_set_algo(tg_conv_algo a);
 // Auto's rule: the output tile side m of the Winograd variant to use (2 or 4), or 0 for
 // im2col. Winograd needs at least TG_WINOGRAD_MIN_TILES 4x4 tiles of F(2x2) in the batch.

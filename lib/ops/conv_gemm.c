@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/knobs.h"
 #include "core/parallel.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -27,33 +28,19 @@ static inline float hsum256(__m256 v) {
 #endif
 
 // Widest product the skinny kernels take: TG_SKINNY_MAX, or less with TG_CONV_SKINNY=n
-// in the environment (0 turns them off, for side-by-side measurements).
-static int skinny_max(void) {
-    static int v = -1;
-    if (v < 0) {
-        const int64_t e = tg_env_int("TG_CONV_SKINNY", TG_SKINNY_MAX);
-        v = e < 0 || e > TG_SKINNY_MAX ? TG_SKINNY_MAX : (int)e;
-    }
-    return v;
-}
+// in the environment (the conv_skinny knob; 0 turns them off, for side-by-side
+// measurements).
+static int skinny_max(void) { return tg_knobs_get()->conv_skinny; }
 
-static int64_t small_macs(void) {
-    static int64_t v = -1;
-    if (v < 0) {
-        v = tg_env_int("TG_GEMM_SMALL", TG_GEMM_SMALL_MACS);
-        if (v < 0) v = 0;
-    }
-    return v;
+bool tg_gemm_is_small(int64_t macs) {
+    return macs < tg_knobs_get()->gemm_small && tg_parallel_threads() > 1;
 }
-
-bool tg_gemm_is_small(int64_t macs) { return macs < small_macs() && tg_parallel_threads() > 1; }
 
 // OpenBLAS is left on one thread afterwards (TG_GEMM_RESTORE=1 restores it): the pool
 // now owns the cores, and OpenBLAS's idle workers, once woken by a threaded product,
 // spin in sched_yield for a while and took 10-15% of the CPU of a batch-1 step.
 void tg_gemm_split(int64_t n, void (*fn)(void *, int64_t, int64_t), void *arg) {
-    static int restore = -1;
-    if (restore < 0) restore = tg_env_int("TG_GEMM_RESTORE", 0) > 0;
+    const bool restore = tg_knobs_get()->gemm_restore;
     const int saved = openblas_get_num_threads();
     if (saved != 1) openblas_set_num_threads(1);
     tg_parallel_for(n, (int64_t)1 << 30, fn, arg);
@@ -87,17 +74,11 @@ static float touch_block(const float *a, int64_t R, int64_t C, int64_t ld) {
 
 static _Atomic int touch_sink;  // the sum is compared, so the reads stay
 
-static bool touch_on(void) {
-    static int v = -1;
-    if (v < 0) v = tg_env_int("TG_GEMM_TOUCH", 1) != 0;
-    return v;
-}
-
 static void rows_task(void *arg, int64_t m0, int64_t m1) {
     const rows_job *j = arg;
     const float *a = j->ta == CblasNoTrans ? j->a + m0 * j->lda : j->a + m0;
     const int64_t block = (m1 - m0) * j->K;  // floats of a this thread reads
-    if (block >= TOUCH_MIN && block <= TOUCH_MAX && touch_on()) {
+    if (block >= TOUCH_MIN && block <= TOUCH_MAX && tg_knobs_get()->gemm_touch) {
         const float sum = j->ta == CblasNoTrans ? touch_block(a, m1 - m0, j->K, j->lda)
                                                 : touch_block(a, j->K, m1 - m0, j->lda);
         if (sum == -1.0f) atomic_store(&touch_sink, 1);

@@ -11,16 +11,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TG_SKINNY_MAX 8
+#include "core/knobs.h"  // TG_SKINNY_MAX, TG_GEMM_SMALL_MACS
 
-// Products of fewer multiply-adds than this run on one OpenBLAS thread each, split by
+// Products of fewer multiply-adds than a limit run on one OpenBLAS thread each, split by
 // rows over tg_parallel_for's threads: OpenBLAS's own threading synchronises inside the
 // product, which cost up to 2x on batch-1 layers on the shared 2-core machine, while a
 // split by rows synchronises once. Measured side by side (bench_ops, 2 threads, busy
 // machine), the split also won at batch 16 (conv step 1.66-2.88 s vs 2.37-3.37 s with
-// OpenBLAS's threads), so by default every product is split. TG_GEMM_SMALL=n in the
-// environment sets the limit (0: always OpenBLAS's threads), for measurements.
-#define TG_GEMM_SMALL_MACS INT64_MAX
+// OpenBLAS's threads), so by default (TG_GEMM_SMALL_MACS, INT64_MAX) every product is
+// split. TG_GEMM_SMALL=n in the environment sets the limit (the gemm_small knob; 0: always
+// OpenBLAS's threads), for measurements.
 bool tg_gemm_is_small(int64_t macs);
 // Run fn(arg, i0, i1) over [0, n) on tg_parallel_for's threads with OpenBLAS on one thread.
 void tg_gemm_split(int64_t n, void (*fn)(void *, int64_t, int64_t), void *arg);
