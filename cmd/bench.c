@@ -49,7 +49,7 @@ static int bench(const bench_args *a) {
     tg_rng_seed(&rng, 0);
     tg_ctx c;
     tg_ctx_init(&c);
-    c.threads = tg_app_set_threads(a->threads);
+    const int n_threads = tg_app_set_threads(a->threads);
     tg_sgd sgd = {0};
     tg_tensor *x = NULL;
     int64_t *labels = NULL;
@@ -122,7 +122,7 @@ static int bench(const bench_args *a) {
         printf("resnet18 train step, batch %d, %dx%d, %d classes, %lld of %lld parameters "
                "trainable, %d threads\n",
                batch, size, size, classes, (long long)tg_resnet18_num_trainable(m),
-               (long long)tg_resnet18_num_params(m), c.threads);
+               (long long)tg_resnet18_num_params(m), n_threads);
         printf("median step %.1f ms (min %.1f, max %.1f over %d steps), %.2f images/s, "
                "peak RSS %.0f MB\n",
                median, times[0], times[steps - 1], steps, ips, rss_mb);

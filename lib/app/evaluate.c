@@ -177,7 +177,7 @@ tg_status tg_evaluate(const char *model_path, const char *data_dir, const tg_eva
     tg_loader *l = NULL;
     tg_ctx c;
     tg_ctx_init(&c);
-    c.threads = tg_app_set_threads(o->threads);
+    const int threads = tg_app_set_threads(o->threads);
     tg_status st = tg_model_open(model_path, &model, &r->meta, err);
     if (st) goto fail;
     if ((st = tg_folder_scan(&f, data_dir, o->message, o->user, err))) goto fail;
@@ -185,7 +185,7 @@ tg_status tg_evaluate(const char *model_path, const char *data_dir, const tg_eva
     if ((st = check_classes(&f, data_dir, model_path, &r->meta, err))) goto fail;
     if ((st = alloc_class_counts(r, err))) goto fail;
     tg_loader_opts lo;
-    tg_eval_loader_opts(&lo, &r->meta, o->batch_size > 0 ? o->batch_size : 32, c.threads,
+    tg_eval_loader_opts(&lo, &r->meta, o->batch_size > 0 ? o->batch_size : 32, threads,
                         o->message, o->user);
     lo.max_bad_fraction = 1.0;  // evaluate what can be read, report the rest
     if ((st = tg_loader_open(&l, &f, &lo, err))) goto fail;

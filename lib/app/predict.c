@@ -33,7 +33,7 @@ void tg_topk(const double *probs, int n, int k, int *idx) {
 tg_status tg_predictor_open(tg_predictor *p, const char *model_path, int threads, tg_error *err) {
     memset(p, 0, sizeof *p);
     tg_ctx_init(&p->ctx);
-    p->ctx.threads = tg_app_set_threads(threads);
+    tg_app_set_threads(threads);
     tg_image_opts_default(&p->image);
     tg_status st = tg_model_open(model_path, &p->model, &p->meta, err);
     if (st) goto fail;

@@ -115,7 +115,6 @@ static tg_status scan_folders(trainer *t) {
 static tg_status setup(trainer *t) {
     const tg_config *cfg = t->cfg;
     t->threads = tg_app_set_threads(t->opts->threads ? t->opts->threads : cfg->threads);
-    t->c.threads = t->threads;
     tg_status st = check_paths(t);
     if (!st) st = scan_folders(t);
     if (st) return st;

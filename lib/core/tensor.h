@@ -101,7 +101,6 @@ struct tg_ctx {
     tg_error err;
     int no_grad;        // >0: no graph is recorded
     uint32_t visit_gen; // traversal generation for tg_backward
-    int threads;        // threads kernels may use (0 = all cores)
 };
 
 // ---- context ----
