@@ -1,4 +1,5 @@
-// broadcast.c: shape broadcasting and gradient reduction (see broadcast.h).
+// broadcast.c: shape broadcasting and gradient reduction, and the graph plumbing shared by
+// the broadcasting binary ops (see broadcast.h).
 #include "broadcast.h"
 
 bool tg_broadcast_init(tg_ctx *c, const char *op, const tg_tensor *a, const tg_tensor *b,
@@ -84,4 +85,12 @@ tg_tensor *tg_broadcast_op(tg_ctx *c, const char *name, const tg_op *op, tg_tens
     if (saved) *(tg_bcast *)saved = bc;
     fwd(out->data, a->data, b->data, &bc);
     return out;
+}
+
+tg_status tg_broadcast_backward(tg_ctx *c, tg_node *n, const float *dout,
+                                tg_bcast_backward_fn bwd) {
+    float *da, *db;
+    if (!tg_ops_grad(c, n->in[0], &da) || !tg_ops_grad(c, n->in[1], &db)) return TG_ERR_NOMEM;
+    bwd(da, db, dout, n->in[0]->data, n->in[1]->data, n->saved);
+    return TG_OK;
 }

@@ -18,7 +18,7 @@ tg_tensor *tg_mul(tg_ctx *c, tg_tensor *a, tg_tensor *b);  // MulBackward0
 tg_tensor *tg_div(tg_ctx *c, tg_tensor *a, tg_tensor *b);  // DivBackward0
 // with a scalar, named as torch 1.13 names them (it wraps a Python scalar in a tensor):
 // a + s (AddBackward0), a * s (MulBackward0), a - s (SubBackward0), s - a (RsubBackward1),
-// a / s (DivBackward0)
+// a / s (DivBackward0); a * s and a / s are in scale.c
 tg_tensor *tg_add_scalar(tg_ctx *c, tg_tensor *a, float s);
 tg_tensor *tg_sub_scalar(tg_ctx *c, tg_tensor *a, float s);
 tg_tensor *tg_rsub_scalar(tg_ctx *c, float s, tg_tensor *a);

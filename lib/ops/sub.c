@@ -6,26 +6,7 @@
 
 // out (bc->numel,) = a - b, a and b broadcast to the output shape
 static void sub_forward(float *out, const float *a, const float *b, const tg_bcast *bc) {
-    if (bc->same) {
-        for (int64_t i = 0; i < bc->numel; i++) out[i] = a[i] - b[i];
-        return;
-    }
-    int64_t n = bc->inner, sa = bc->sa_in, sb = bc->sb_in;
-    for (int64_t r = 0; r < bc->rows; r++) {
-        int64_t oa, ob;
-        tg_broadcast_row(bc, r, &oa, &ob);
-        float *o = out + r * n;
-        const float *pa = a + oa, *pb = b + ob;
-        if (sa && sb) {
-            for (int64_t j = 0; j < n; j++) o[j] = pa[j] - pb[j];
-        } else if (sa) {
-            for (int64_t j = 0; j < n; j++) o[j] = pa[j] - pb[0];
-        } else if (sb) {
-            for (int64_t j = 0; j < n; j++) o[j] = pa[0] - pb[j];
-        } else {
-            for (int64_t j = 0; j < n; j++) o[j] = pa[0] - pb[0];
-        }
-    }
+    tg_broadcast_apply(TG_BIN_SUB, out, a, b, bc);
 }
 
 // d(a-b)/da = 1, d(a-b)/db = -1: da += sum_to(dout), db -= sum_to(dout)
