@@ -4,7 +4,7 @@
 #   scripts/setup.sh --test   also PyTorch, torchvision and PIL (reference data) and clang (fuzzers)
 set -euo pipefail
 pkgs=(build-essential pkg-config meson ninja-build libpng-dev libjpeg62-turbo-dev zlib1g-dev
-      libopenblas-dev libcjson-dev check dataset-fashion-mnist)
+      libopenblas-dev libcjson-dev libcairo2-dev fonts-dejavu-core check dataset-fashion-mnist)
 if [[ "${1:-}" == "--test" ]]; then
     pkgs+=(python3-torch python3-torchvision python3-pil python3-numpy clang libclang-rt-14-dev)
 fi
