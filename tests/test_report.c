@@ -11,6 +11,7 @@
 
 #include "app/plotgeom.h"
 #include "app/report.h"
+#include "app/steplog.h"
 #include "data/image.h"
 
 static char tmpdir[] = "/tmp/tg_report_XXXXXX";
@@ -343,6 +344,146 @@ START_TEST(test_write_errors) {
 }
 END_TEST
 
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return buf;
+}
+
+static void spit(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void add_rows(tg_steplog *l, uint64_t from, uint64_t to) {
+    for (uint64_t s = from; s <= to; s++) {
+        tg_steplog_row r = {.step = s, .epoch = (int)(s + 1) / 2, .loss = 2.5f / (float)s,
+                            .lr = 0.01};
+        tg_error e = {0};
+        ck_assert_msg(tg_steplog_add(l, &r, &e) == TG_OK, "%s", e.msg);
+    }
+}
+
+static void assert_steps(const char *path, uint64_t n) {
+    tg_steplog_row *rows;
+    size_t got;
+    tg_error e = {0};
+    ck_assert_msg(tg_steplog_read(path, &rows, &got, &e) == TG_OK, "%s", e.msg);
+    ck_assert_uint_eq(got, n);
+    for (size_t i = 0; i < got; i++) {
+        ck_assert_uint_eq(rows[i].step, i + 1);  // every step once, in order
+        ck_assert_int_eq(rows[i].epoch, (int)(i + 2) / 2);
+        ck_assert_float_eq((float)rows[i].loss, 2.5f / (float)(i + 1));  // %.9g: exact float
+        ck_assert_double_eq(rows[i].lr, 0.01);
+    }
+    free(rows);
+}
+
+START_TEST(test_steplog_write_read) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/steps.csv", tmpdir);
+    spit(path, "an older run's file\n");
+    tg_steplog l;
+    tg_error e = {0};
+    ck_assert_int_eq(tg_steplog_open(&l, tmpdir, false, 0, &e), TG_OK);
+    ck_assert_str_eq(slurp(path), "step,epoch,loss,lr\n");  // replaced
+    add_rows(&l, 1, 3);
+    ck_assert_str_eq(slurp(path), "step,epoch,loss,lr\n");  // buffered
+    ck_assert_int_eq(tg_steplog_flush(&l, &e), TG_OK);
+    ck_assert_str_eq(slurp(path), "step,epoch,loss,lr\n1,1,2.5,0.01\n2,1,1.25,0.01\n"
+                                  "3,2,0.833333313,0.01\n");
+    add_rows(&l, 4, 5000);  // past the 64 KiB buffer: flushed on the way
+    ck_assert_int_eq(tg_steplog_close(&l, &e), TG_OK);
+    assert_steps(path, 5000);
+}
+END_TEST
+
+// kill -9 after a flush and before the checkpoint: the file holds steps past the
+// checkpoint's, and a torn last line; resume keeps exactly the checkpoint's steps.
+START_TEST(test_steplog_resume) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/steps.csv", tmpdir);
+    tg_steplog l;
+    tg_error e = {0};
+    ck_assert_int_eq(tg_steplog_open(&l, tmpdir, false, 0, &e), TG_OK);
+    add_rows(&l, 1, 9);
+    ck_assert_int_eq(tg_steplog_close(&l, &e), TG_OK);
+    FILE *f = fopen(path, "ab");
+    fputs("10,5,0.2", f);  // torn
+    fclose(f);
+    ck_assert_int_eq(tg_steplog_open(&l, tmpdir, true, 6, &e), TG_OK);
+    assert_steps(path, 6);
+    add_rows(&l, 7, 12);
+    ck_assert_int_eq(tg_steplog_close(&l, &e), TG_OK);
+    assert_steps(path, 12);
+    // a reader ignores a line still being written
+    f = fopen(path, "ab");
+    fputs("13,7,0.1", f);
+    fclose(f);
+    assert_steps(path, 12);
+    // a header of another version (a column more): rows kept by name, this header
+    spit(path, "step,epoch,lr,loss,grad_norm\n1,1,0.01,2.5,3.5\n2,1,0.01,1.25,\n"
+               "3,2,0.01,0.833333313,1\n");
+    ck_assert_int_eq(tg_steplog_open(&l, tmpdir, true, 2, &e), TG_OK);
+    ck_assert_int_eq(tg_steplog_close(&l, &e), TG_OK);
+    ck_assert_str_eq(slurp(path), "step,epoch,loss,lr\n1,1,2.5,0.01\n2,1,1.25,0.01\n");
+    // resume without a file: a new one
+    unlink(path);
+    ck_assert_int_eq(tg_steplog_open(&l, tmpdir, true, 40, &e), TG_OK);
+    ck_assert_int_eq(tg_steplog_close(&l, &e), TG_OK);
+    ck_assert_str_eq(slurp(path), "step,epoch,loss,lr\n");
+}
+END_TEST
+
+START_TEST(test_steplog_errors) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/steps.csv", tmpdir);
+    static const struct {
+        const char *text, *msg;
+    } cases[] = {
+        {"step,epoch,loss\n1,1,2\n", "steps.csv: the header has no column \"lr\""},
+        {"", "steps.csv: no header line (want step,epoch,loss,lr)"},
+        {"step,epoch,loss,lr\n1,1,2,0.1\n2,1,x,0.1\n3,1,2,0.1\n",
+         "steps.csv: line 3 is not a row of 4 comma-separated values matching the header"},
+        {"step,epoch,loss,lr\n1,1,2\n",
+         "steps.csv: line 2 is not a row of 4 comma-separated values matching the header"},
+        {"step,epoch,loss,lr\n0,1,2,0.1\n",
+         "steps.csv: line 2 is not a row of 4 comma-separated values matching the header"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        spit(path, cases[i].text);
+        tg_steplog_row *rows;
+        size_t n;
+        tg_error e = {0};
+        ck_assert_int_eq(tg_steplog_read(path, &rows, &n, &e), TG_ERR_FORMAT);
+        ck_assert_msg(strstr(e.msg, cases[i].msg) != NULL, "%s", e.msg);
+        ck_assert_ptr_null(rows);
+    }
+    // resume cuts at a malformed line (a crash's garbage) instead of failing
+    static const char garbage[] = "step,epoch,loss,lr\n1,1,2,0.1\n\0\0garbage\n2,1,2,0.1\n";
+    FILE *f = fopen(path, "wb");
+    fwrite(garbage, 1, sizeof garbage - 1, f);
+    fclose(f);
+    tg_steplog l;
+    tg_error e = {0};
+    ck_assert_int_eq(tg_steplog_open(&l, tmpdir, true, 5, &e), TG_OK);
+    ck_assert_int_eq(tg_steplog_close(&l, &e), TG_OK);
+    ck_assert_str_eq(slurp(path), "step,epoch,loss,lr\n1,1,2,0.1\n");
+    // a header without the columns stops a resume with a message naming the file
+    spit(path, "time,value\n");
+    ck_assert_int_eq(tg_steplog_open(&l, tmpdir, true, 5, &e), TG_ERR_FORMAT);
+    ck_assert_msg(strstr(e.msg, "steps.csv: the header has no column \"step\"") != NULL,
+                  "%s", e.msg);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("report");
     TCase *tc = tcase_create("report");
@@ -354,6 +495,12 @@ int main(void) {
     tcase_add_test(tc, test_eval_png_many_classes);
     tcase_add_test(tc, test_write_errors);
     suite_add_tcase(s, tc);
+    TCase *tl = tcase_create("steplog");
+    tcase_add_checked_fixture(tl, setup, teardown);
+    tcase_add_test(tl, test_steplog_write_read);
+    tcase_add_test(tl, test_steplog_resume);
+    tcase_add_test(tl, test_steplog_errors);
+    suite_add_tcase(s, tl);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
