@@ -11,6 +11,7 @@
 
 #include "app/plotgeom.h"
 #include "app/report.h"
+#include "app/runreport.h"
 #include "app/steplog.h"
 #include "data/image.h"
 
@@ -484,6 +485,93 @@ START_TEST(test_steplog_errors) {
 }
 END_TEST
 
+
+// A run directory as train leaves it after 2 of 3 epochs; the report drawn from its files.
+START_TEST(test_run_dir_report) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/config.json", tmpdir);
+    spit(path, "{\"model\": {\"weights\": null}, \"freeze\": [\"conv1.*\", \"layer1.*\"], "
+               "\"data\": {\"train\": \"/d/train\", \"val\": \"/d/val\", \"image_size\": 28, "
+               "\"resize\": 32, \"augment\": true}, \"train\": {\"epochs\": 3, "
+               "\"batch_size\": 32, \"seed\": 0}, \"loss\": {\"label_smoothing\": 0}, "
+               "\"optimizer\": {\"type\": \"sgd\", \"lr\": 0.02, \"momentum\": 0.9, "
+               "\"weight_decay\": 0.0005, \"nesterov\": false}, \"scheduler\": {\"type\": "
+               "\"cosine\", \"min_lr\": 0}, \"output\": \"/runs/x\"}");
+    snprintf(path, sizeof path, "%s/metrics.jsonl", tmpdir);
+    spit(path, "{\"epoch\":1,\"train_loss\":1.2,\"train_acc\":0.6,\"val_loss\":0.9,"
+               "\"val_acc\":0.7,\"lr\":0.02,\"seconds\":61,\"images_per_s\":300}\n"
+               "{\"epoch\":2,\"train_loss\":0.8,\"train_acc\":0.75,\"val_loss\":0.7,"
+               "\"val_acc\":0.78,\"lr\":0.01,\"seconds\":3600,\"images_per_s\":310.5}\n");
+    tg_steplog l;
+    tg_error e = {0};
+    ck_assert_int_eq(tg_steplog_open(&l, tmpdir, false, 0, &e), TG_OK);
+    add_rows(&l, 1, 8);
+    ck_assert_int_eq(tg_steplog_close(&l, &e), TG_OK);
+    char *names[3] = {"cat", "dog", "eel"};
+    const size_t cm[9] = {8, 2, 0, 1, 9, 0, 0, 0, 10};
+    ck_assert_int_eq(tg_run_confusion_save(tmpdir, 2, 3, names, cm, &e), TG_OK);
+    snprintf(path, sizeof path, "%s/confusion.json", tmpdir);
+    ck_assert_str_eq(slurp(path), "{\"classes\":[\"cat\",\"dog\",\"eel\"],\"confusion\":"
+                                  "[[8,2,0],[1,9,0],[0,0,10]],\"epoch\":2}\n");
+
+    tg_report r;
+    ck_assert_msg(tg_run_report_load(tmpdir, &r, &e) == TG_OK, "%s", e.msg);
+    ck_assert_uint_eq(r.n_steps, 8);
+    ck_assert_uint_eq(r.n_epochs, 2);
+    ck_assert_double_eq(r.epochs[1].val_acc, 0.78);
+    ck_assert_int_eq(r.k, 3);
+    ck_assert_uint_eq(r.confusion[3], 1);
+    ck_assert_str_eq(r.confusion_label, "validation after epoch 2");
+    ck_assert_str_eq(r.title, "tgfinetune run /runs/x: epoch 2 of 3");
+    static const char *const want[][2] = {
+        {"data.train", "/d/train"},
+        {"model.weights", "none (random initialisation)"},
+        {"freeze", "conv1.* layer1.*"},
+        {"image size", "28 (resize 32), augment on"},
+        {"optimizer", "sgd, lr 0.02, momentum 0.9"},
+        {"weight decay", "0.0005"},
+        {"scheduler", "cosine to 0"},
+        {"steps", "8 in 2 epochs"},
+        {"elapsed", "1:01:01 (finished epochs)"},
+        {"images/s", "310.5 (last epoch)"},
+        {"best val top-1", "78.00% (epoch 2)"},
+    };
+    for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+        bool found = false;
+        for (size_t i = 0; i < r.n_info && !found; i++)
+            if (!strcmp(r.info[2 * i], want[w][0])) {
+                ck_assert_str_eq(r.info[2 * i + 1], want[w][1]);
+                found = true;
+            }
+        ck_assert_msg(found, "no text line %s", want[w][0]);
+    }
+    tg_report_free(&r);
+    ck_assert_msg(tg_run_report_write(tmpdir, NULL, &e) == TG_OK, "%s", e.msg);
+    snprintf(path, sizeof path, "%s/report.png", tmpdir);
+    keep(path, "test_report_rundir.png");
+    tg_image im;
+    load_png(path, &im);
+    ck_assert_int_eq(tg_run_report_load(tmpdir, &r, &e), TG_OK);
+    tg_report_layout L;
+    ck_assert_int_eq(tg_report_layout_compute(&r, &L, NULL), TG_OK);
+    check_heat(&im, &r, &L);
+    tg_image_free(&im);
+    tg_report_free(&r);
+
+    // a broken file is named; a directory that is not a run says so
+    snprintf(path, sizeof path, "%s/confusion.json", tmpdir);
+    spit(path, "{\"classes\": [\"a\"], \"confusion\": [[1, 2]]}");
+    ck_assert_int_eq(tg_run_report_load(tmpdir, &r, &e), TG_ERR_FORMAT);
+    ck_assert_msg(strstr(e.msg, "confusion.json: not {") != NULL, "%s", e.msg);
+    tg_report_free(&r);
+    snprintf(path, sizeof path, "%s/config.json", tmpdir);
+    unlink(path);
+    ck_assert_int_eq(tg_run_report_load(tmpdir, &r, &e), TG_ERR_IO);
+    ck_assert_msg(strstr(e.msg, "is not a train run's output directory") != NULL, "%s", e.msg);
+    tg_report_free(&r);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("report");
     TCase *tc = tcase_create("report");
@@ -500,6 +588,7 @@ int main(void) {
     tcase_add_test(tl, test_steplog_write_read);
     tcase_add_test(tl, test_steplog_resume);
     tcase_add_test(tl, test_steplog_errors);
+    tcase_add_test(tl, test_run_dir_report);
     suite_add_tcase(s, tl);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

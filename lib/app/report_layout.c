@@ -123,6 +123,8 @@ static void layout_curves(const tg_report *r, tg_report_layout *L) {
     }
     double ticks[32];
     if (!(lo <= hi)) lo = hi = 0.01;
+    lo /= 1.25;  // a value on a decade stays off the frame
+    hi *= 1.25;
     tg_plot_log_range(&lo, &hi, ticks, 32);
     L->lr.ymin = lo;
     L->lr.ymax = hi;
@@ -159,6 +161,7 @@ static void layout_heat(cairo_t *cr, const tg_report *r, tg_report_layout *L) {
         if (cell < 7) font = 0, nw = 0;
         if (!font) cell = fmin(avail_w - axis_title, avail_h - axis_title) / r->k;
     }
+    if (cell > 100) cell = 100;
     if (cell >= 2) cell = floor(cell);
     L->cell = cell;
     L->name_font = font;
@@ -195,7 +198,7 @@ static void layout_bars(cairo_t *cr, const tg_report *r, tg_report_layout *L) {
             L->bar_class[s] = best;
         }
     }
-    double row = (bottom - top) / n, font = fmin(12, floor(row * 0.85));
+    double row = fmin(36, (bottom - top) / n), font = fmin(12, floor(row * 0.85));
     double nw = names_width(cr, r, font);
     L->bars.x = b.x + 14 + nw + 8;
     L->bars.y = top;
