@@ -23,7 +23,9 @@
 
 #include "app/config.h"
 #include "app/evaluate.h"
+#include "app/steplog.h"
 #include "app/train.h"
+#include "data/image.h"
 #include "io/weightfile.h"
 
 #define EPOCHS 2
@@ -267,6 +269,34 @@ static bool exists(const char *name, const char *file) {
     return access(p, F_OK) == 0;
 }
 
+// steps.csv's rows: their count, and that they are steps 1..n in order.
+static size_t step_rows(const char *name) {
+    char p[300];
+    file_in(p, sizeof p, name, "steps.csv");
+    tg_steplog_row *rows;
+    size_t n;
+    tg_error e;
+    ck_assert_msg(tg_steplog_read(p, &rows, &n, &e) == TG_OK, "%s", e.msg);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_eq(rows[i].step, i + 1);
+        ck_assert_int_eq(rows[i].epoch, (int)(i / STEPS) + 1);
+    }
+    free(rows);
+    return n;
+}
+
+// report.png is a 1600x1000 picture
+static void assert_report(const char *name) {
+    char p[300];
+    file_in(p, sizeof p, name, "report.png");
+    tg_image im;
+    tg_error e;
+    ck_assert_msg(tg_image_load(&im, p, NULL, &e) == TG_OK, "%s", e.msg);
+    ck_assert_int_eq(im.width, 1600);
+    ck_assert_int_eq(im.height, 1000);
+    tg_image_free(&im);
+}
+
 // ---- the reference ----
 static run_log g_ref;
 static bool g_ref_done;
@@ -292,6 +322,8 @@ static const run_log *reference(void) {
         ck_assert(m->val_acc >= 0 && m->val_acc <= 1);
     }
     ck_assert(g_ref.em[0].best);  // the first validation is always the best so far
+    ck_assert_uint_eq(step_rows("reference"), EPOCHS * STEPS);  // one row per step
+    assert_report("reference");
     ck_assert_int_eq(g_ref.val_notices, EPOCHS);  // the bad file, once a validation
     // the final checkpoint: the start of the epoch after the last, with momentum buffers
     tg_statedict sd;
@@ -346,6 +378,8 @@ static void check_case(const stop_case *c) {
     ck_assert_str_eq(meta_of(&stopped, "epoch"), c->ckpt_epoch);
     ck_assert_str_eq(meta_of(&stopped, "position"), c->ckpt_position);
     ck_assert_str_eq(meta_of(&stopped, "global_step"), c->ckpt_step);
+    ck_assert_uint_eq(step_rows(c->name), strtoull(c->ckpt_step, NULL, 10));
+    assert_report(c->name);  // drawn when interrupted too
 
     st = run(c->name, true, (stop_at){STOP_NEVER, 0, 0}, &b, &err);
     ck_assert_msg(st == TG_OK, "%s: resume: %s", c->name, err.msg);
@@ -368,6 +402,7 @@ static void check_case(const stop_case *c) {
     assert_same_bytes(c->name, "model.safetensors");
     assert_same_bytes(c->name, "best.safetensors");
     assert_same_bytes(c->name, "checkpoint.safetensors");
+    assert_same_bytes(c->name, "steps.csv");  // every step once, the same losses
     int nr, nc;
     char *mr = metrics_untimed("reference", &nr), *mc = metrics_untimed(c->name, &nc);
     ck_assert_int_eq(nr, EPOCHS);

@@ -63,8 +63,9 @@ static void remove_said(const char *dir, const char *name, const char *why,
 // Whether name is "<one of the run's files>.tmp.XXXXXX": tg_atomic_open names its temporary
 // file so (mkstemp's six letters and digits).
 static bool is_stale_tmp(const char *name) {
-    static const char *const own[] = {TG_RUN_MODEL, TG_RUN_BEST, TG_RUN_CHECKPOINT,
-                                      TG_RUN_METRICS, TG_RUN_CONFIG};
+    static const char *const own[] = {TG_RUN_MODEL,  TG_RUN_BEST,      TG_RUN_CHECKPOINT,
+                                      TG_RUN_METRICS, TG_RUN_CONFIG,    TG_RUN_STEPS,
+                                      TG_RUN_REPORT,  TG_RUN_CONFUSION};
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
         size_t n = strlen(own[i]);
         if (strncmp(name, own[i], n) || strncmp(name + n, ".tmp.", 5)) continue;
@@ -90,6 +91,15 @@ void tg_rundir_remove_stale_tmp(const char *dir, tg_notice_fn notice, void *user
 void tg_rundir_remove_models(const char *dir, tg_notice_fn notice, void *user) {
     remove_said(dir, TG_RUN_MODEL, " of a previous run", notice, user);
     remove_said(dir, TG_RUN_BEST, " of a previous run", notice, user);
+}
+
+void tg_rundir_remove_report(const char *dir) {
+    static const char *const files[] = {TG_RUN_REPORT, TG_RUN_CONFUSION};
+    for (int i = 0; i < 2; i++) {
+        char *p = tg_rundir_path(dir, files[i]);
+        if (p) unlink(p);
+        free(p);
+    }
 }
 
 tg_status tg_rundir_record_last_run(const char *last_run_dir, const char *dir, tg_error *err) {

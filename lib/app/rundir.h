@@ -16,6 +16,9 @@
 #define TG_RUN_MODEL "model.safetensors"
 #define TG_RUN_BEST "best.safetensors"
 #define TG_RUN_METRICS "metrics.jsonl"
+#define TG_RUN_STEPS "steps.csv"
+#define TG_RUN_CONFUSION "confusion.json"
+#define TG_RUN_REPORT "report.png"
 
 // Where last_run is kept when the caller names no directory.
 #define TG_RUN_LAST_RUN_DIR ".tgfinetune"
@@ -34,6 +37,10 @@ void tg_rundir_remove_stale_tmp(const char *dir, tg_notice_fn notice, void *user
 // predict never picks up a stale model while a new run trains. Each removal is said to
 // notice (may be NULL).
 void tg_rundir_remove_models(const char *dir, tg_notice_fn notice, void *user);
+
+// Removes a previous run's report files (report.png, confusion.json) from dir, silently:
+// the new run draws its own after its first epoch.
+void tg_rundir_remove_report(const char *dir);
 
 // Records dir (made absolute) in last_run_dir/last_run (NULL: TG_RUN_LAST_RUN_DIR).
 tg_status tg_rundir_record_last_run(const char *last_run_dir, const char *dir, tg_error *err);

@@ -11,16 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/rundir.h"
 #include "app/steplog.h"
 #include "core/escape.h"
 #include "io/atomic.h"
-
-static char *path_in(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *s = malloc(n);
-    if (s) snprintf(s, n, "%s/%s", dir, name);
-    return s;
-}
 
 static tg_status nomem(tg_error *err) {
     return tg_error_set(err, TG_ERR_NOMEM, "out of memory");
@@ -40,7 +34,7 @@ tg_status tg_run_confusion_save(const char *dir, int epoch, int k, char *const *
     }
     char *text = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
-    char *path = path_in(dir, "confusion.json");
+    char *path = tg_rundir_path(dir, TG_RUN_CONFUSION);
     tg_status st = TG_OK;
     if (!text || !path) {
         st = nomem(err);
@@ -100,7 +94,7 @@ static double num_or_nan(const cJSON *o, const char *key) {
 }
 
 static tg_status load_metrics(const char *dir, tg_report *r, tg_error *err) {
-    char *path = path_in(dir, "metrics.jsonl");
+    char *path = tg_rundir_path(dir, TG_RUN_METRICS);
     bool missing;
     char *text = path ? read_text(path, &missing, err) : NULL;
     tg_status st = TG_OK;
@@ -142,7 +136,7 @@ static tg_status load_metrics(const char *dir, tg_report *r, tg_error *err) {
 }
 
 static tg_status load_steps(const char *dir, tg_report *r, tg_error *err) {
-    char *path = path_in(dir, "steps.csv");
+    char *path = tg_rundir_path(dir, TG_RUN_STEPS);
     if (!path) return nomem(err);
     tg_status st = TG_OK;
     if (access(path, F_OK) == 0) {
@@ -159,7 +153,7 @@ static tg_status load_steps(const char *dir, tg_report *r, tg_error *err) {
 }
 
 static tg_status load_confusion(const char *dir, tg_report *r, tg_error *err) {
-    char *path = path_in(dir, "confusion.json");
+    char *path = tg_rundir_path(dir, TG_RUN_CONFUSION);
     bool missing;
     char *text = path ? read_text(path, &missing, err) : NULL;
     if (!text) {
@@ -301,7 +295,7 @@ static tg_status add_info(tg_report *r, const cJSON *cfg, tg_error *err) {
 
 tg_status tg_run_report_load(const char *dir, tg_report *r, tg_error *err) {
     tg_report_init(r, TG_REPORT_RUN);
-    char *path = path_in(dir, "config.json");
+    char *path = tg_rundir_path(dir, TG_RUN_CONFIG);
     bool missing;
     char *text = path ? read_text(path, &missing, err) : NULL;
     if (!text) {
@@ -336,7 +330,7 @@ tg_status tg_run_report_write(const char *dir, const char *png, tg_error *err) {
     tg_report r;
     tg_status st = tg_run_report_load(dir, &r, err);
     char *path = NULL;
-    if (!st && !png && !(png = path = path_in(dir, "report.png"))) st = nomem(err);
+    if (!st && !png && !(png = path = tg_rundir_path(dir, TG_RUN_REPORT))) st = nomem(err);
     if (!st) st = tg_report_write_png(&r, png, err);
     tg_report_free(&r);
     free(path);

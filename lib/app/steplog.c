@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app/rundir.h"
 #include "io/atomic.h"
 
 #define FLUSH_AT (64 * 1024)
@@ -271,10 +272,8 @@ tg_status tg_steplog_open(tg_steplog *l, const char *dir, bool resume, uint64_t 
                           tg_error *err) {
     memset(l, 0, sizeof *l);
     l->fd = -1;
-    size_t n = strlen(dir) + sizeof "/steps.csv";
-    l->path = malloc(n);
+    l->path = tg_rundir_path(dir, TG_RUN_STEPS);
     if (!l->path) return tg_error_set(err, TG_ERR_NOMEM, "out of memory");
-    snprintf(l->path, n, "%s/steps.csv", dir);
     tg_status st = resume ? resume_file(l->path, keep_steps, err)
                           : write_whole(l->path, NULL, 0, err);
     if (!st) {

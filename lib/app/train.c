@@ -24,6 +24,8 @@
 #include "app/modelfile.h"
 #include "app/notice.h"
 #include "app/rundir.h"
+#include "app/runreport.h"
+#include "app/steplog.h"
 #include "app/threads.h"
 #include "app/weights.h"
 #include "core/escape.h"
@@ -51,6 +53,8 @@ typedef struct {
     bool sgd_ready;
     tg_rng rng;
     tg_metrics_log metrics;
+    tg_steplog steps;  // steps.csv (fd -1 until open_output)
+    double lr;         // the epoch's learning rate
     tg_file_list train_files, val_files;  // the folders' lists when the run (re)started
     tg_run_state rs;  // where the run stands: what the checkpoint records
     double t0;        // the clock at the epoch's start, less its seconds before a resume
@@ -150,11 +154,15 @@ static tg_ckpt_state ckpt_state(const trainer *t, const tg_run_state *rs) {
     };
 }
 
+// steps.csv's rows go to disk first: the file never holds fewer steps than the checkpoint
+// (a kill -9 between the two leaves more, which resume cuts).
 static tg_status save_checkpoint(trainer *t, const tg_run_state *rs) {
+    tg_status st = tg_steplog_flush(&t->steps, t->err);
+    if (st) return st;
     char *path = tg_rundir_path(t->out, TG_RUN_CHECKPOINT);
     if (!path) return nomem(t);
     tg_ckpt_state s = ckpt_state(t, rs);
-    tg_status st = tg_checkpoint_save(path, t->model, &t->sgd, &t->meta, &s, t->err);
+    st = tg_checkpoint_save(path, t->model, &t->sgd, &t->meta, &s, t->err);
     free(path);
     return st;
 }
@@ -235,6 +243,7 @@ static tg_status fresh_model(trainer *t) {
     }
     if ((st = make_sgd(t))) return st;
     tg_rundir_remove_models(t->out, say, user);
+    tg_rundir_remove_report(t->out);
     return TG_OK;
 }
 
@@ -313,9 +322,11 @@ static void loader_opts(const trainer *t, tg_loader_opts *o, bool train) {
     o->image.exif_orientation = cfg->exif_orientation;
 }
 
-// The output directory, the resolved config, last_run; the loaders.
+// The output directory, the resolved config, last_run, steps.csv (a resume keeps its rows
+// up to the checkpoint's step); the loaders.
 static tg_status open_output(trainer *t) {
     tg_status st = tg_rundir_mkdir(t->out, t->err);
+    if (!st) st = tg_steplog_open(&t->steps, t->out, t->opts->resume, t->rs.global_step, t->err);
     if (st) return st;
     char *text = tg_config_to_json(t->cfg);
     char *path = tg_rundir_path(t->out, TG_RUN_CONFIG);
@@ -411,6 +422,7 @@ static tg_status after_step(trainer *t) {
 static double begin_epoch(trainer *t, int epoch) {
     double lr = tg_config_lr_at(t->cfg, epoch);
     t->sgd.opt.lr = (float)lr;
+    t->lr = lr;
     if (epoch != t->rs.epoch) {
         t->rs.epoch = epoch;
         t->rs.position = 0;
@@ -452,6 +464,8 @@ static tg_status train_epoch(trainer *t) {
         rs->sums.steps++;
         rs->global_step++;
         rs->position = b.next_position;
+        tg_steplog_row row = {rs->global_step, rs->epoch + 1, loss, t->lr};
+        if ((st = tg_steplog_add(&t->steps, &row, t->err))) return st;
         report_progress(t);
         if ((st = after_step(t))) return st;
     }
@@ -537,8 +551,16 @@ static tg_status save_model(trainer *t, const char *name) {
     return st;
 }
 
-// best.safetensors, metrics.jsonl, the checkpoint at the next epoch's start, the callback;
-// then a stop ends the run.
+// report.png from the run's files (steps.csv is flushed with each checkpoint). A picture
+// that cannot be drawn or written is said, and training goes on.
+static void write_report(trainer *t) {
+    tg_error e = {0};
+    if (tg_run_report_write(t->out, NULL, &e))
+        tg_notice(t->opts->message, t->opts->user, "report.png not written: %s", e.msg);
+}
+
+// best.safetensors, metrics.jsonl, the checkpoint at the next epoch's start, report.png,
+// the callback; then a stop ends the run.
 static tg_status end_epoch(trainer *t, tg_epoch_metrics *em) {
     tg_run_state *rs = &t->rs;
     tg_status st;
@@ -554,6 +576,7 @@ static tg_status end_epoch(trainer *t, tg_epoch_metrics *em) {
     next.position = 0;
     memset(&next.sums, 0, sizeof next.sums);
     if ((st = save_checkpoint(t, &next))) return st;
+    write_report(t);
     if (t->opts->epoch_end) t->opts->epoch_end(t->opts->user, em);
     if (next.epoch < t->cfg->epochs && stop_requested(t))
         return tg_error_set(t->err, TG_ERR_INTERRUPTED,
@@ -587,17 +610,21 @@ static void trainer_free(trainer *t) {
     if (t->have_val) tg_folder_free(&t->val);
     tg_ctx_free(&t->c);
     tg_metrics_free(&t->metrics);
+    tg_error e;  // rows after the last checkpoint (a failed step): kept, resume cuts them
+    tg_steplog_close(&t->steps, &e);
     free(t->out);
 }
 
 tg_status tg_train_run(const tg_config *cfg, const tg_train_opts *opts, tg_error *err) {
-    trainer t = {.cfg = cfg, .opts = opts, .err = err, .rs = {.best_val_acc = -1}};
+    trainer t = {
+        .cfg = cfg, .opts = opts, .err = err, .rs = {.best_val_acc = -1}, .steps = {.fd = -1}};
     tg_ctx_init(&t.c);
     tg_status st = setup(&t);
     if (!st) st = build_model(&t);
     if (!st) st = open_output(&t);
     for (int epoch = t.rs.epoch; !st && epoch < cfg->epochs; epoch++) st = run_epoch(&t, epoch);
     if (!st) st = save_model(&t, TG_RUN_MODEL);
+    if (st == TG_ERR_INTERRUPTED) write_report(&t);  // the checkpoint flushed steps.csv
     trainer_free(&t);
     return st;
 }
