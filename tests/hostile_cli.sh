@@ -463,6 +463,7 @@ check "  and nothing crashed" sane $rc 130
 check "  says the checkpoint was saved" grep -q "checkpoint saved" cut.err
 check "  checkpoint present, no model.safetensors" test -s runs/cut/checkpoint.safetensors -a ! -e runs/cut/model.safetensors
 expect "  info reads the checkpoint" 0 "tgfinetune_checkpoint" -- "$BIN" info runs/cut/checkpoint.safetensors
+check "  report.png drawn when interrupted" test -s runs/cut/report.png
 
 # kill -9 the resumed run once it has written a newer checkpoint (maybe in the middle of the next)
 cp runs/cut/checkpoint.safetensors ck_before
@@ -478,6 +479,20 @@ expect "  the last checkpoint still loads (info)" 0 "tgfinetune_checkpoint" -- "
 expect "--resume after kill -9 finishes the run" 0 "resuming" -- "$BIN" train --config cut.json --resume
 check "  model.safetensors written" test -s runs/cut/model.safetensors
 check "  one metrics line per epoch" test "$(wc -l < runs/cut/metrics.jsonl)" -eq 2
+# steps.csv across SIGINT, kill -9 (maybe between its flush and the checkpoint) and two
+# resumes: the header and steps 1..6 once each, in order
+check "  steps.csv: one row per optimizer step, none twice" \
+    test "$(cut -d, -f1 runs/cut/steps.csv | tr '\n' ' ')" = "step 1 2 3 4 5 6 "
+# kill -9 right after steps.csv's flush, before the checkpoint's rename: the SIGINT's
+# checkpoint beside all six rows and a torn seventh; --resume cuts to the checkpoint's step
+# and trains the same steps again (exact resume: the same bytes)
+mkdir -p runs/cut2
+EPOCHS=2 BATCH=4 CKEVERY=1 cfg runs/cut2 good > cut2.json
+cp ck_before runs/cut2/checkpoint.safetensors
+cp runs/cut/steps.csv runs/cut2/steps.csv && printf '7,3,0.4' >> runs/cut2/steps.csv
+expect "--resume with steps.csv ahead of the checkpoint" 0 "resuming" -- "$BIN" train --config cut2.json --resume
+check "  steps.csv: the same six rows, none twice, no torn line" cmp -s runs/cut/steps.csv runs/cut2/steps.csv
+check "  report.png drawn" test -s runs/cut2/report.png
 
 # temporary files of saves killed before their rename (tg_atomic_open's NAME.tmp.XXXXXX) of the
 # run's own outputs are removed at the start of train (fresh or --resume); nothing else is
