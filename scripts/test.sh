@@ -17,6 +17,7 @@ run_build() {  # dir, meson options...
 }
 run_build build-test -Dwerror=true || status=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
     run_build build-asan -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Dwerror=true || status=1
 rm -f build-fuzz/summary
 bash scripts/fuzz.sh --ci || status=1

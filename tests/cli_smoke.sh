@@ -50,7 +50,7 @@ check "train exits 0 (rc=$rc)" test $rc -eq 0
 for f in model.safetensors best.safetensors checkpoint.safetensors metrics.jsonl config.json; do
     check "train wrote $f" test -s "runs/tiny/$f"
 done
-check "no temporary files left" test -z "$(ls -A runs/tiny | grep -v -E '^(model|best|checkpoint)\.safetensors$|^metrics\.jsonl$|^config\.json$')"
+check "no temporary files left" test -z "$(ls -A runs/tiny | grep -v -E '^(model|best|checkpoint)\.safetensors$|^metrics\.jsonl$|^config\.json$|^steps\.csv$|^report\.png$|^confusion\.json$')"
 check "last_run recorded" grep -qx "$W/runs/tiny" .tgfinetune/last_run
 check "random init said on stderr" grep -q "random initialisation" train.err
 check "one line per epoch on stdout" grep -q "^epoch 1/1: train loss" train.out
