@@ -44,7 +44,10 @@ int tg_cmd_bench(int argc, char **argv);
 // cmd/check.c
 int tg_cmd_check(int argc, char **argv);
 
-// cmd/report.c: strings from files made safe to print (control characters and bytes that
+// cmd/report.c
+int tg_cmd_report(int argc, char **argv);
+
+// cmd/shown.c: strings from files made safe to print (control characters and bytes that
 // are not UTF-8 as \xNN, tg_path_escape), malloc'd (NULL: out of memory); and a
 // subcommand's error or notice "tgfinetune CMD: MSG" on stderr with MSG made safe the same
 // way (CMD "": "tgfinetune: MSG").

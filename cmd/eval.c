@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "app/evaluate.h"
+#include "app/runreport.h"
 #include "commands.h"
 #include "core/escape.h"
 #include "options.h"
@@ -102,6 +103,7 @@ static void print_json(const tg_eval_result *r) {
 
 int tg_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL;
+    const char *report = NULL;
     bool json = false;
     int batch = 32, threads = 0;
     const tg_option opts[] = {
@@ -112,6 +114,9 @@ int tg_cmd_eval(int argc, char **argv) {
         TG_OPT_BOOL('j', "json", &json,
                     "{\"images\": N, \"top1\": F, \"top5\": F, \"loss\": F, \"per_class\": "
                     "{NAME: F, ...}, \"confusion\": [[...]], ...}"),
+        TG_OPT_STRING('r', "report", &report, "FILE.png",
+                      "also draw the confusion matrix and per-class recall as a PNG (as "
+                      "train's report.png; written atomically)"),
         TG_OPT_INT('b', "batch-size", &batch, "N", 1, 65536,
                    "images per forward pass (default 32)"),
         TG_OPT_THREADS(&threads, "compute threads, 0..1024 (default 0: every core)"),
@@ -140,6 +145,10 @@ int tg_cmd_eval(int argc, char **argv) {
             print_json(&r);
         else
             print_text(&r);
+        if (report && tg_eval_report_write(&r, model, data, report, &err)) {
+            tg_cmd_error("eval", err.msg);
+            rc = TG_EXIT_FAIL;
+        }
         tg_eval_result_free(&r);
     }
     free(found);

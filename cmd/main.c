@@ -11,6 +11,7 @@ const tg_command tg_commands[] = {
     {"predict", tg_cmd_predict, "top-k classes of images with a trained model"},
     {"eval", tg_cmd_eval, "accuracy, per-class accuracy and confusion matrix on a folder"},
     {"check", tg_cmd_check, "what would break or skew training in an image folder"},
+    {"report", tg_cmd_report, "draw a train run's report.png from its files"},
     {"convert", tg_cmd_convert, "convert a checkpoint between .pth and .safetensors"},
     {"info", tg_cmd_info, "tensors, dtypes, shapes, metadata of a .pth or .safetensors"},
     {"bench", tg_cmd_bench, "time resnet18 training steps on random input"},

@@ -1,23 +1,47 @@
-// report.c: text from files, printed safely. Messages and listings can carry strings from
-// untrusted files (a checkpoint's tensor names and metadata, a config's keys): an ESC in
-// one would reach the terminal as an escape sequence, a newline would forge a line. Both
-// go through tg_path_escape (core/escape.h): control characters and bytes that are not
-// UTF-8 become \xNN; UTF-8 and names the library already escaped stay as they are.
+// report.c: `tgfinetune report RUN_DIR [-o FILE.png]`: draws a train run's report from the
+// files in its output directory (config.json, metrics.jsonl, steps.csv, confusion.json),
+// also while the run is still training. app/runreport.h does the reading and drawing.
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "app/runreport.h"
+#include "app/rundir.h"
 #include "commands.h"
-#include "core/escape.h"
+#include "options.h"
 
-char *tg_cmd_shown(const char *s) {
-    size_t n = tg_path_escape(s, NULL, 0) + 1;
-    char *out = malloc(n);
-    if (out) tg_path_escape(s, out, n);
-    return out;
-}
+static const char about[] =
+    "Draws the report of a train run (the report.png train writes after every epoch)\n"
+    "from the files in its output directory; works while the run is still training.\n";
+static const char epilog[] =
+    "Exit codes: 0 written, 1 not a run directory or a file that cannot be read or\n"
+    "written, 2 usage.\n";
 
-void tg_cmd_error(const char *cmd, const char *msg) {
-    char *s = tg_cmd_shown(msg);
-    fprintf(stderr, "tgfinetune%s%s: %s\n", *cmd ? " " : "", cmd, s ? s : msg);
-    free(s);
+int tg_cmd_report(int argc, char **argv) {
+    const char *dir = NULL, *out = NULL;
+    const tg_option opts[] = {
+        TG_ARG("RUN_DIR", &dir, "a train run's output directory (the config's \"output\")"),
+        TG_OPT_STRING('o', "output", &out, "FILE.png",
+                      "where to write the picture (default: RUN_DIR/report.png)"),
+        TG_OPT_END,
+    };
+    const tg_cmd_spec spec = {"report", about, opts, epilog, NULL, false};
+    int rc = tg_cmd_parse(&spec, argc, argv);
+    if (rc != TG_CMD_GO) return rc;
+    char *def = out ? NULL : tg_rundir_path(dir, TG_RUN_REPORT);
+    if (!out && !def) {
+        tg_cmd_error("report", "out of memory");
+        return TG_EXIT_FAIL;
+    }
+    tg_error err = {0};
+    rc = TG_EXIT_OK;
+    if (tg_run_report_write(dir, out ? out : def, &err)) {
+        tg_cmd_error("report", err.msg);
+        rc = TG_EXIT_FAIL;
+    } else {
+        char *shown = tg_cmd_shown(out ? out : def);
+        printf("wrote %s\n", shown ? shown : "the report");
+        free(shown);
+    }
+    free(def);
+    return rc;
 }

@@ -115,6 +115,34 @@ correct = sum(e["confusion"][i][i] for i in range(2))
 assert abs(correct / 8 - e["top1"]) < 1e-9, e
 EOF
 
+# ---- the run report: steps.csv, report.png, `report`, `eval --report` ----
+pngsize() { python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); assert d[:8]==b"\x89PNG\r\n\x1a\n"; print("%dx%d" % struct.unpack(">II", d[16:24]))' "$1"; }
+check "steps.csv: the header and one row for the one step" \
+    test "$(cut -d, -f1,2 runs/tiny/steps.csv | tr '\n' ' ')" = "step,epoch 1,1 "
+check "report.png is a 1600x1000 PNG" test "$(pngsize runs/tiny/report.png)" = 1600x1000
+"$BIN" report runs/tiny -o redrawn.png > report.out 2> report.err
+rc=$?
+check "report RUN_DIR -o FILE exits 0 (rc=$rc) and says where" test $rc -eq 0 -a "$(cat report.out)" = "wrote redrawn.png"
+check "  the same picture as train drew from the same files" cmp -s runs/tiny/report.png redrawn.png
+cp runs/tiny/report.png before.png
+"$BIN" report runs/tiny > /dev/null 2>&1
+check "report RUN_DIR rewrites RUN_DIR/report.png" cmp -s before.png runs/tiny/report.png
+"$BIN" report data > /dev/null 2> report.err
+rc=$?
+check "report on a directory that is not a run exits 1 naming it (rc=$rc)" \
+    test $rc -eq 1 -a -n "$(grep "data is not a train run's output directory" report.err)"
+"$BIN" report > /dev/null 2>&1
+rc=$?
+check "report without RUN_DIR exits 2 (rc=$rc)" test $rc -eq 2
+"$BIN" eval --model runs/tiny/model.safetensors --data data/val --report ev.png > ev.out
+rc=$?
+check "eval --report exits 0 (rc=$rc), still prints its text" test $rc -eq 0 -a -n "$(grep '^top-1:' ev.out)"
+check "  and draws a 1600x1000 PNG" test "$(pngsize ev.png)" = 1600x1000
+"$BIN" eval --model runs/tiny/model.safetensors --data data/val --report nodir/ev.png > /dev/null 2> ev.err
+rc=$?
+check "eval --report into a missing directory exits 1 naming the file (rc=$rc)" \
+    test $rc -eq 1 -a -n "$(grep 'nodir/ev.png' ev.err)"
+
 # ---- 2. SIGINT, then --resume: identical to an uninterrupted run ----
 resume_cfg() {  # output dir
     cat <<EOF
