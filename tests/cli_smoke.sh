@@ -120,6 +120,12 @@ pngsize() { python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); as
 check "steps.csv: the header and one row for the one step" \
     test "$(cut -d, -f1,2 runs/tiny/steps.csv | tr '\n' ' ')" = "step,epoch 1,1 "
 check "report.png is a 1600x1000 PNG" test "$(pngsize runs/tiny/report.png)" = 1600x1000
+python3 - runs/tiny/confusion.json eval.json <<'EOF' && pass "confusion.json: the validation's matrix, as eval computes it" || fail "confusion.json: the validation's matrix, as eval computes it"
+import json, sys
+c, e = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert c["epoch"] == 1 and c["classes"] == ["cat", "dog"], c
+assert c["confusion"] == e["confusion"], (c, e)   # the same model on the same folder
+EOF
 "$BIN" report runs/tiny -o redrawn.png > report.out 2> report.err
 rc=$?
 check "report RUN_DIR -o FILE exits 0 (rc=$rc) and says where" test $rc -eq 0 -a "$(cat report.out)" = "wrote redrawn.png"

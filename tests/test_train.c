@@ -324,6 +324,23 @@ static const run_log *reference(void) {
     ck_assert(g_ref.em[0].best);  // the first validation is always the best so far
     ck_assert_uint_eq(step_rows("reference"), EPOCHS * STEPS);  // one row per step
     assert_report("reference");
+    char cp[300];
+    file_in(cp, sizeof cp, "reference", "confusion.json");
+    size_t clen;
+    unsigned char *ctext = read_file(cp, &clen);
+    cJSON *cj = cJSON_ParseWithLength((const char *)ctext, clen);
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(cj, "confusion"), *row, *cell;
+    double cells = 0;
+    int nrows = 0;
+    cJSON_ArrayForEach(row, rows) {
+        nrows++;
+        cJSON_ArrayForEach(cell, row) cells += cell->valuedouble;
+    }
+    ck_assert_int_eq(nrows, 3);
+    ck_assert_double_eq(cells, 6);  // the 6 readable validation images
+    ck_assert_double_eq(cJSON_GetObjectItemCaseSensitive(cj, "epoch")->valuedouble, EPOCHS);
+    cJSON_Delete(cj);
+    free(ctext);
     ck_assert_int_eq(g_ref.val_notices, EPOCHS);  // the bad file, once a validation
     // the final checkpoint: the start of the epoch after the last, with momentum buffers
     tg_statedict sd;
@@ -403,6 +420,7 @@ static void check_case(const stop_case *c) {
     assert_same_bytes(c->name, "best.safetensors");
     assert_same_bytes(c->name, "checkpoint.safetensors");
     assert_same_bytes(c->name, "steps.csv");  // every step once, the same losses
+    assert_same_bytes(c->name, "confusion.json");  // the last validation's matrix
     int nr, nc;
     char *mr = metrics_untimed("reference", &nr), *mc = metrics_untimed(c->name, &nc);
     ck_assert_int_eq(nr, EPOCHS);

@@ -55,6 +55,7 @@ typedef struct {
     tg_metrics_log metrics;
     tg_steplog steps;  // steps.csv (fd -1 until open_output)
     double lr;         // the epoch's learning rate
+    size_t *confusion;  // (K, K) the last validation's: row = true class, column = predicted
     tg_file_list train_files, val_files;  // the folders' lists when the run (re)started
     tg_run_state rs;  // where the run stands: what the checkpoint records
     double t0;        // the clock at the epoch's start, less its seconds before a resume
@@ -475,7 +476,10 @@ static tg_status train_epoch(trainer *t) {
 // Validation over the whole val folder (evaluate.h's loop). *stopped set when the stop
 // flag rose (the results are then incomplete).
 static tg_status validate(trainer *t, double *loss, double *acc, bool *stopped) {
-    tg_eval_sums s = {0};
+    size_t K = (size_t)t->train.num_classes;
+    if (!t->confusion && !(t->confusion = malloc(K * K * sizeof *t->confusion))) return nomem(t);
+    memset(t->confusion, 0, K * K * sizeof *t->confusion);
+    tg_eval_sums s = {.confusion = t->confusion};
     tg_eval_loop_opts o = {.stop = t->opts->stop, .what = "validation"};
     tg_status st = tg_eval_loop(&t->c, t->model, t->vl, &o, &s, stopped, t->err);
     *loss = s.images ? s.loss_sum / (double)s.images : NAN;
@@ -570,6 +574,10 @@ static tg_status end_epoch(trainer *t, tg_epoch_metrics *em) {
         if ((st = save_model(t, TG_RUN_BEST))) return st;
     }
     if ((st = tg_metrics_append(&t->metrics, em, t->err))) return st;
+    if (em->has_val &&
+        (st = tg_run_confusion_save(t->out, em->epoch, t->train.num_classes, t->train.classes,
+                                    t->confusion, t->err)))
+        return st;
     // the next epoch's start is what a resume after this point continues from
     tg_run_state next = *rs;
     next.epoch = rs->epoch + 1;
@@ -610,6 +618,7 @@ static void trainer_free(trainer *t) {
     if (t->have_val) tg_folder_free(&t->val);
     tg_ctx_free(&t->c);
     tg_metrics_free(&t->metrics);
+    free(t->confusion);
     tg_error e;  // rows after the last checkpoint (a failed step): kept, resume cuts them
     tg_steplog_close(&t->steps, &e);
     free(t->out);
