@@ -522,7 +522,9 @@ START_TEST(test_run_dir_report) {
     ck_assert_int_eq(r.k, 3);
     ck_assert_uint_eq(r.confusion[3], 1);
     ck_assert_str_eq(r.confusion_label, "validation after epoch 2");
-    ck_assert_str_eq(r.title, "tgfinetune run /runs/x: epoch 2 of 3");
+    char title[128];
+    snprintf(title, sizeof title, "tgfinetune run %s: epoch 2 of 3", tmpdir);
+    ck_assert_str_eq(r.title, title);
     static const char *const want[][2] = {
         {"data.train", "/d/train"},
         {"model.weights", "none (random initialisation)"},

@@ -103,6 +103,7 @@ typedef struct {
     bool has_loss, has_acc, has_lr;  // run reports: the top row's panels
     tg_report_rect loss_box, acc_box, lr_box;  // each panel's frame (title included)
     tg_plot_axes loss;  // x: step, y: loss
+    bool loss_clipped;  // step losses above loss.ymax (rare spikes) run off the top
     tg_plot_axes acc;   // x: epoch, y: top-1 in percent
     tg_plot_axes lr;    // x: step, y: learning rate (log)
     double step_xstep, loss_step, acc_xstep, acc_step;  // tick steps of the linear axes

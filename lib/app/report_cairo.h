@@ -15,5 +15,7 @@ void tg_report_font_set(cairo_t *cr, tg_report_font f, double size);
 // \xNN, which Cairo could not draw) and cut with an ellipsis to at most max_w pixels in
 // the current font. Returns its width.
 double tg_report_fit(cairo_t *cr, const char *in, double max_w, char *out, size_t n);
+// The same, cut at the start ("…/data/train"): for paths, whose end says the most.
+double tg_report_fit_tail(cairo_t *cr, const char *in, double max_w, char *out, size_t n);
 
 #endif

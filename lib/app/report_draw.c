@@ -218,9 +218,21 @@ static bool draw_loss(cairo_t *cr, const tg_report *r, const tg_report_layout *L
         vy[nv++] = r->epochs[i].val_loss;
     }
     curve(cr, a, vx, vy, nv, VAL, 2);
+    if (L->loss_clipped) {
+        tg_report_font_set(cr, TG_FONT_SANS, 11);
+        ink(cr, MUTED);
+        const char *note = "rare spikes run off the top";
+        cairo_text_extents_t e;
+        cairo_text_extents(cr, note, &e);
+        cairo_rectangle(cr, a->x + 2, a->y + 2, e.x_advance + 8, 16);
+        cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
+        cairo_fill(cr);
+        ink(cr, MUTED);
+        text_at(cr, a->x + 6, a->y + 14, 0, note);
+    }
     for (size_t i = 0; i < nv; i++) dot(cr, tg_plot_px(a, vx[i]), tg_plot_py(a, vy[i]), 4.5, VAL);
     char smooth_label[64];
-    snprintf(smooth_label, sizeof smooth_label, "smoothed (%zu)",
+    snprintf(smooth_label, sizeof smooth_label, "smoothed (EMA %zu)",
              tg_report_smooth_window(r->n_steps));
     const char *labels[] = {"step", smooth_label, "validation"};
     const rgb colors[] = {RAW, SMOOTH, VAL};
@@ -481,7 +493,9 @@ static void draw_text(cairo_t *cr, const tg_report *r, const tg_report_layout *L
         tg_report_fit(cr, r->info[2 * i], kw, buf, sizeof buf);
         text_at(cr, L->text.x, y, 0, buf);
         ink(cr, INK);
-        tg_report_fit(cr, r->info[2 * i + 1], L->text.w - kw - 12, buf, sizeof buf);
+        const char *v = r->info[2 * i + 1];
+        if (v[0] == '/') tg_report_fit_tail(cr, v, L->text.w - kw - 12, buf, sizeof buf);
+        else tg_report_fit(cr, v, L->text.w - kw - 12, buf, sizeof buf);
         text_at(cr, L->text.x + kw + 12, y, 0, buf);
     }
 }

@@ -2,6 +2,8 @@
 // tg_report_layout). The drawing (report_draw.c) and the tests both take every position
 // from here.
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app/report_cairo.h"
@@ -44,6 +46,22 @@ double tg_report_fit(cairo_t *cr, const char *in, double max_w, char *out, size_
     return text_w(cr, out);
 }
 
+double tg_report_fit_tail(cairo_t *cr, const char *in, double max_w, char *out, size_t n) {
+    char buf[1024];
+    tg_path_escape(in, buf, sizeof buf);
+    double w = text_w(cr, buf);
+    static const char ell[] = "\xe2\x80\xa6";  // U+2026
+    const char *p = buf;
+    while (w > max_w && *p) {
+        p++;
+        while (((unsigned char)*p & 0xc0) == 0x80) p++;  // whole characters
+        snprintf(out, n, "%s%s", ell, p);
+        w = text_w(cr, out);
+    }
+    if (p == buf) snprintf(out, n, "%s", buf);
+    return w;
+}
+
 double tg_report_recall(const tg_report *r, int i, uint64_t *support) {
     uint64_t s = 0;
     for (int j = 0; j < r->k; j++) s += r->confusion[(size_t)i * r->k + j];
@@ -71,18 +89,50 @@ static void widen(double x, double *lo, double *hi) {
     if (x > *hi) *hi = x;
 }
 
-static void layout_curves(const tg_report *r, tg_report_layout *L) {
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+// The top of the loss axis: the highest smoothed or validation loss, or the 98th
+// percentile of the step losses when higher; rarer spikes run off the top (*clipped).
+static bool loss_top(const tg_report *r, double *top, bool *clipped) {
+    size_t n = r->n_steps, m = 0;
+    double *v = malloc((2 * n + 1) * sizeof *v), raw_max = -INFINITY;
+    if (!v) return false;
+    double *sm = v + n;
+    tg_report_smooth(r->step_loss, n, sm);
+    *top = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        widen(sm[i], top, top);
+        if (isfinite(r->step_loss[i])) v[m++] = r->step_loss[i];
+        raw_max = fmax(raw_max, isfinite(r->step_loss[i]) ? r->step_loss[i] : -INFINITY);
+    }
+    for (size_t i = 0; i < r->n_epochs; i++)
+        if (isfinite(r->epochs[i].val_loss)) *top = fmax(*top, r->epochs[i].val_loss);
+    if (m) {
+        qsort(v, m, sizeof *v, cmp_double);
+        *top = fmax(*top, v[(size_t)floor(0.98 * (double)(m - 1))]);
+    }
+    *clipped = raw_max > *top;
+    free(v);
+    return true;
+}
+
+static bool layout_curves(const tg_report *r, tg_report_layout *L) {
     double smax = 0;
     for (size_t i = 0; i < r->n_steps; i++) smax = fmax(smax, r->step_x[i]);
-    // loss over steps, with the epochs' validation loss
+    // loss over steps, with the epochs' validation loss; the x axis ends at the last step
     L->has_loss = r->n_steps > 0;
     L->loss = axes_in(L->loss_box);
+    double x0 = 0, x1 = smax > 0 ? smax : 1;
+    L->step_xstep = tg_plot_nice_range(&x0, &x1, 6);
     L->loss.xmin = 0;
     L->loss.xmax = smax > 0 ? smax : 1;
-    L->step_xstep = tg_plot_nice_range(&L->loss.xmin, &L->loss.xmax, 6);
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < r->n_steps; i++) widen(r->step_loss[i], &lo, &hi);
     for (size_t i = 0; i < r->n_epochs; i++) widen(r->epochs[i].val_loss, &lo, &hi);
+    if (r->n_steps && !loss_top(r, &hi, &L->loss_clipped)) return false;
     if (!(lo <= hi)) lo = 0, hi = 1;
     hi += (hi - lo) * 0.03;  // the highest point off the frame
     L->loss.ymin = lo;
@@ -128,6 +178,7 @@ static void layout_curves(const tg_report *r, tg_report_layout *L) {
     tg_plot_log_range(&lo, &hi, ticks, 32);
     L->lr.ymin = lo;
     L->lr.ymax = hi;
+    return true;
 }
 
 // The widest class name at font size f (cut at NAME_MAX_W).
@@ -223,7 +274,7 @@ tg_status tg_report_layout_compute(const tg_report *r, tg_report_layout *L, tg_e
         L->heat_box = rect(M, y2, 620, h2);
         L->bars_box = rect(2 * M + 620, y2, 480, h2);
         L->text_box = rect(3 * M + 1100, y2, W - 4 * M - 1100, h2);
-        layout_curves(r, L);
+        if (!layout_curves(r, L)) return tg_error_set(err, TG_ERR_NOMEM, "report: out of memory");
     } else {
         double top = TITLE_H + 8;
         L->heat_box = rect(M, top, 880, H - M - top);

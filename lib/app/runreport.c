@@ -315,7 +315,7 @@ tg_status tg_run_report_load(const char *dir, tg_report *r, tg_error *err) {
     if (!st) st = add_info(r, cfg, err);
     if (!st) {
         char title[1200], shown[1024];
-        tg_path_escape(str(cfg, NULL, "output", dir), shown, sizeof shown);
+        tg_path_escape(dir, shown, sizeof shown);  // as the caller names it
         int done = r->n_epochs ? r->epochs[r->n_epochs - 1].epoch : 0;
         snprintf(title, sizeof title, "tgfinetune run %s: epoch %d of %.0f", shown, done,
                  num(cfg, "train", "epochs"));
