@@ -114,7 +114,7 @@ int tg_cmd_eval(int argc, char **argv) {
         TG_OPT_BOOL('j', "json", &json,
                     "{\"images\": N, \"top1\": F, \"top5\": F, \"loss\": F, \"per_class\": "
                     "{NAME: F, ...}, \"confusion\": [[...]], ...}"),
-        TG_OPT_STRING('r', "report", &report, "FILE.png",
+        TG_OPT_STRING('r', "report", &report, "PNG",
                       "also draw the confusion matrix and per-class recall as a PNG (as "
                       "train's report.png; written atomically)"),
         TG_OPT_INT('b', "batch-size", &batch, "N", 1, 65536,

@@ -20,7 +20,7 @@ int tg_cmd_report(int argc, char **argv) {
     const char *dir = NULL, *out = NULL;
     const tg_option opts[] = {
         TG_ARG("RUN_DIR", &dir, "a train run's output directory (the config's \"output\")"),
-        TG_OPT_STRING('o', "output", &out, "FILE.png",
+        TG_OPT_STRING('o', "output", &out, "PNG",
                       "where to write the picture (default: RUN_DIR/report.png)"),
         TG_OPT_END,
     };

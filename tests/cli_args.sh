@@ -60,22 +60,23 @@ declare -A longs=(
     [top]="help version"
     [train]="config resume threads help version"
     [predict]="model topk json threads help version"
-    [eval]="model data json batch-size threads help version"
+    [eval]="model data json report batch-size threads help version"
     [check]="data val config image-size max-bad-fraction json threads help version"
     [convert]="output help version"
     [info]="help version"
+    [report]="output help version"
     [bench]="batch size freeze steps classes threads phases json help version"
 )
 declare -A ints=(
     [top]="" [train]="threads:0:1024" [predict]="topk:1:1000000 threads:0:1024"
     [eval]="batch-size:1:65536 threads:0:1024" [check]="image-size:1:8192 threads:0:1024"
-    [convert]="" [info]=""
+    [convert]="" [info]="" [report]=""
     [bench]="batch:1:4096 size:32:4096 steps:1:100000 classes:1:16777216 threads:0:1024"
 )
 version=$("$tg" --version)
 [[ $version =~ ^tgfinetune\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "FAIL: --version printed '$version'"; fails=$((fails + 1)); }
 opt_re='^  (-([A-Za-z]), |    )--([a-z][a-z-]*)( ([A-Z]+))?( |$)'
-for cmd in top train predict eval check convert info bench; do
+for cmd in top train predict eval check convert info bench report; do
     c=($cmd) name="tgfinetune $cmd"
     if [[ $cmd == top ]]; then c=() name=tgfinetune; fi
     prefix="$name: "

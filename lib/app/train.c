@@ -473,8 +473,9 @@ static tg_status train_epoch(trainer *t) {
     return TG_OK;
 }
 
-// Validation over the whole val folder (evaluate.h's loop). *stopped set when the stop
-// flag rose (the results are then incomplete).
+// Validation over the whole val folder (evaluate.h's loop), its confusion matrix into
+// t->confusion (for confusion.json). *stopped set when the stop flag rose (the results are
+// then incomplete).
 static tg_status validate(trainer *t, double *loss, double *acc, bool *stopped) {
     size_t K = (size_t)t->train.num_classes;
     if (!t->confusion && !(t->confusion = malloc(K * K * sizeof *t->confusion))) return nomem(t);
