@@ -1,6 +1,6 @@
 // test_resnet18.c: the resnet18 model and SGD against PyTorch 1.13 / torchvision 0.14.
 // Reference data: tests/data/nn/parity.bin, written by scripts/gen_parity.py (see there for
-// the cases). Weights and inputs come from fill(), a counter-based generator the script
+// the cases). Weights and inputs come from tg_fill(), a counter-based generator the script
 // implements identically, so nothing large is committed.
 #include <check.h>
 #include <math.h>
@@ -13,156 +13,29 @@
 #include "nn/resnet18.h"
 #include "nn/sgd.h"
 #include "ops/ops.h"
+#include "refmodel.h"
 
-// ---- the shared generator (scripts/gen_parity.py: fill) ----
-static uint64_t stream_base(uint64_t seed, uint64_t stream) {
-    return seed * 0xD1B54A32D192ED03ULL + (stream + 1) * 0xA0761D6478BD642FULL;
+// ---- reference data (refdata.h, refmodel.h) ----
+static tg_refs refs;
+
+static const tg_ref *find_ref(const char *name) {
+    tg_refs_load(&refs, "nn/parity.bin", 400);
+    return tg_refs_find(&refs, name);
 }
 
-static void fill(float *out, int64_t n, uint64_t seed, uint64_t stream, double lo, double hi) {
-    uint64_t base = stream_base(seed, stream);
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t z = base + (uint64_t)i * 0x9E3779B97F4A7C15ULL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        z ^= z >> 31;
-        double u = (double)(z >> 11) * 0x1.0p-53;
-        out[i] = (float)(lo + (hi - lo) * u);
-    }
-}
-
-static bool ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
-// Mirrors entry_range() of the generator.
-static void range_for(const tg_model_entry *e, double *lo, double *hi) {
-    const tg_tensor *t = e->t;
-    double b;
-    if (t->ndim == 4) {
-        b = sqrt(6.0 / (double)(t->shape[0] * t->shape[2] * t->shape[3]));
-        *lo = -b, *hi = b;
-    } else if (!strncmp(e->name, "fc.", 3)) {
-        b = 1.0 / sqrt(512.0);
-        *lo = -b, *hi = b;
-    } else if (ends_with(e->name, "running_mean")) {
-        *lo = -0.1, *hi = 0.1;
-    } else if (ends_with(e->name, "running_var") || ends_with(e->name, "weight")) {
-        *lo = 0.5, *hi = 1.5;
-    } else {
-        *lo = -0.2, *hi = 0.2;
-    }
-}
-
-static tg_resnet18 *make_model(int classes, uint64_t seed) {
-    tg_rng rng;
-    tg_rng_seed(&rng, 7);
-    tg_error err = {0};
-    tg_resnet18 *m = tg_resnet18_new(classes, &rng, &err);
-    ck_assert_msg(m != NULL, "%s", err.msg);
-    for (int k = 0; k < m->n_entries; k++) {
-        tg_model_entry *e = &m->entries[k];
-        if (e->kind == TG_ENTRY_COUNTER) {
-            *e->count = 0;
-            continue;
-        }
-        double lo, hi;
-        range_for(e, &lo, &hi);
-        fill(e->t->data, e->t->numel, seed, (uint64_t)k, lo, hi);
-    }
-    return m;
-}
-
-// ---- reference records ----
-typedef struct {
-    char name[96];
-    int64_t numel;  // -1: no gradient
-    double maxabs, sum, sumabs;
-    uint32_t k;
-    float *vals;
-} ref_rec;
-
-static ref_rec *refs;
-static int n_refs;
-
-static void load_refs(void) {
-    if (refs) return;
-    const char *dir = getenv("TG_TEST_DATA");
-    ck_assert_msg(dir != NULL, "TG_TEST_DATA is not set (run through meson test)");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/nn/parity.bin", dir);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s (run scripts/gen_parity.py)", path);
-    char magic[8];
-    ck_assert(fread(magic, 1, 8, f) == 8 && !memcmp(magic, "TGPARIT1", 8));
-    int cap = 0;
-    for (;;) {
-        uint16_t len;
-        if (fread(&len, 2, 1, f) != 1) break;
-        if (n_refs == cap) {
-            cap = cap ? 2 * cap : 256;
-            refs = realloc(refs, (size_t)cap * sizeof *refs);
-            ck_assert(refs != NULL);
-        }
-        ref_rec *r = &refs[n_refs++];
-        memset(r, 0, sizeof *r);
-        ck_assert(len < sizeof r->name && fread(r->name, 1, len, f) == len);
-        ck_assert(fread(&r->numel, 8, 1, f) == 1);
-        if (r->numel < 0) continue;
-        double st[3];
-        ck_assert(fread(st, 8, 3, f) == 3);
-        r->maxabs = st[0], r->sum = st[1], r->sumabs = st[2];
-        ck_assert(fread(&r->k, 4, 1, f) == 1 && r->k <= 4096);
-        r->vals = malloc((size_t)r->k * sizeof(float) + 1);
-        ck_assert(fread(r->vals, 4, r->k, f) == r->k);
-    }
-    fclose(f);
-    ck_assert_int_gt(n_refs, 400);
-}
-
-static const ref_rec *find_ref(const char *name) {
-    load_refs();
-    for (int i = 0; i < n_refs; i++)
-        if (!strcmp(refs[i].name, name)) return &refs[i];
-    ck_abort_msg("no reference record %s", name);
-    return NULL;
-}
-
-// max-abs error over the sampled elements <= tol * reference max-abs; the full tensor's
-// max-abs and sum agree too (sum within tol * sum of |reference|).
 static void check_close(const char *name, const float *x, int64_t numel, double tol) {
-    const ref_rec *r = find_ref(name);
-    ck_assert_msg(r->numel == numel, "%s: %lld elements, reference %lld", name,
-                  (long long)numel, (long long)r->numel);
-    double bound = tol * r->maxabs;
-    double maxerr = 0;
-    for (uint32_t j = 0; j < r->k; j++) {
-        int64_t i = (int64_t)j * numel / r->k;
-        double e = fabs((double)x[i] - (double)r->vals[j]);
-        if (e > maxerr || isnan(e)) maxerr = isnan(e) ? INFINITY : e;
-    }
-    ck_assert_msg(maxerr <= bound, "%s: max-abs error %g > %g (ref max-abs %g)", name, maxerr,
-                  bound, r->maxabs);
-    double ma = 0, s = 0;
-    for (int64_t i = 0; i < numel; i++) {
-        ma = fmax(ma, fabs((double)x[i]));
-        s += x[i];
-    }
-    ck_assert_msg(fabs(ma - r->maxabs) <= bound, "%s: max-abs %g, reference %g", name, ma,
-                  r->maxabs);
-    ck_assert_msg(fabs(s - r->sum) <= tol * r->sumabs + 1e-30, "%s: sum %g, reference %g", name,
-                  s, r->sum);
+    find_ref(name);
+    tg_refs_check(&refs, name, x, numel, tol);
 }
 
 static void check_no_grad_ref(const char *name) {
-    const ref_rec *r = find_ref(name);
+    const tg_ref *r = find_ref(name);
     ck_assert_msg(r->numel == -1, "%s: PyTorch has a gradient here", name);
 }
 
 // ---- parity cases A (full) and B (conv1.*, bn1.*, layer1.* frozen) ----
 static void run_case(const char *tag, bool frozen) {
-    tg_resnet18 *m = make_model(10, 1);
+    tg_resnet18 *m = tg_ref_model(10, 1);
     if (frozen) {
         ck_assert_int_eq(tg_resnet18_freeze(m, "conv1.*"), 1);
         ck_assert_int_eq(tg_resnet18_freeze(m, "bn1.*"), 2);
@@ -177,7 +50,7 @@ static void run_case(const char *tag, bool frozen) {
     }
     int64_t xs[4] = {2, 3, 64, 64};
     tg_tensor *x = tg_tensor_new(4, xs);
-    fill(x->data, x->numel, 1, 1000, -2.0, 2.0);
+    tg_fill(x->data, x->numel, 1, 1000, -2.0, 2.0);
     int64_t labels[2] = {3, 7};
     tg_sgd sgd;
     tg_error err = {0};
@@ -257,10 +130,10 @@ END_TEST
 // to 10% under a 1e-6 relative change of the input (scripts/gen_parity.py: run_224); the
 // engine's gradients are checked by cases A-C and by the ops' tests.
 START_TEST(test_parity_224) {
-    tg_resnet18 *m = make_model(10, 1);
+    tg_resnet18 *m = tg_ref_model(10, 1);
     int64_t xs[4] = {2, 3, 224, 224};
     tg_tensor *x = tg_tensor_new(4, xs);
-    fill(x->data, x->numel, 1, 3000, -2.0, 2.0);
+    tg_fill(x->data, x->numel, 1, 3000, -2.0, 2.0);
     int64_t labels[2] = {3, 7};
     tg_ctx c;
     tg_ctx_init(&c);
@@ -288,7 +161,7 @@ END_TEST
 // The tutorial's step: prediction = model(data); loss = (prediction - labels).sum();
 // loss.backward(); SGD(lr=1e-2, momentum=0.9).step().
 START_TEST(test_parity_tutorial) {
-    tg_resnet18 *m = make_model(1000, 2);
+    tg_resnet18 *m = tg_ref_model(1000, 2);
     tg_tensor *params[TG_RESNET18_N_PARAMS];
     tg_resnet18_params(m, params);
     float *init[TG_RESNET18_N_PARAMS];
@@ -299,8 +172,8 @@ START_TEST(test_parity_tutorial) {
     int64_t xs[4] = {1, 3, 64, 64}, ls[2] = {1, 1000};
     tg_tensor *data = tg_tensor_new(4, xs);
     tg_tensor *labels = tg_tensor_new(2, ls);
-    fill(data->data, data->numel, 2, 2000, 0.0, 1.0);
-    fill(labels->data, labels->numel, 2, 2001, 0.0, 1.0);
+    tg_fill(data->data, data->numel, 2, 2000, 0.0, 1.0);
+    tg_fill(labels->data, labels->numel, 2, 2001, 0.0, 1.0);
     tg_ctx c;
     tg_ctx_init(&c);
     tg_tensor *prediction = tg_resnet18_forward(&c, m, data);
@@ -480,7 +353,7 @@ static float train_step(tg_ctx *c, tg_resnet18 *m, tg_sgd *sgd, tg_tensor *x,
 }
 
 START_TEST(test_frozen_no_grad_and_arena_flat) {
-    tg_resnet18 *m = make_model(4, 3);
+    tg_resnet18 *m = tg_ref_model(4, 3);
     ck_assert_int_eq(tg_resnet18_freeze(m, "*"), 62);
     tg_rng rng;
     tg_rng_seed(&rng, 9);
@@ -494,7 +367,7 @@ START_TEST(test_frozen_no_grad_and_arena_flat) {
     ck_assert_int_eq(tg_sgd_init(&sgd, params, TG_RESNET18_N_PARAMS, o, &err), TG_OK);
     int64_t xs[4] = {2, 3, 32, 32};
     tg_tensor *x = tg_tensor_new(4, xs);
-    fill(x->data, x->numel, 3, 77, -1, 1);
+    tg_fill(x->data, x->numel, 3, 77, -1, 1);
     int64_t labels[2] = {1, 2};
     tg_ctx c;
     tg_ctx_init(&c);
@@ -526,10 +399,10 @@ END_TEST
 // A frozen backbone keeps no intermediate tensors: its step needs far less arena memory,
 // and gives the same logits as the same model run fully trainable.
 START_TEST(test_frozen_memory) {
-    tg_resnet18 *m = make_model(4, 5);
+    tg_resnet18 *m = tg_ref_model(4, 5);
     int64_t xs[4] = {2, 3, 64, 64};
     tg_tensor *x = tg_tensor_new(4, xs);
-    fill(x->data, x->numel, 5, 79, -1, 1);
+    tg_fill(x->data, x->numel, 5, 79, -1, 1);
     tg_ctx c;
     tg_ctx_init(&c);
     tg_resnet18_train(m, false);  // eval: running stats stay, so both passes see the same model
@@ -559,15 +432,15 @@ START_TEST(test_frozen_memory) {
 END_TEST
 
 START_TEST(test_freeze_bn_stats) {
-    tg_resnet18 *m = make_model(4, 4);
-    tg_resnet18 *ref = make_model(4, 4);
+    tg_resnet18 *m = tg_ref_model(4, 4);
+    tg_resnet18 *ref = tg_ref_model(4, 4);
     ck_assert_int_eq(tg_resnet18_freeze(m, "*"), 62);
     ck_assert_int_eq(tg_resnet18_unfreeze(m, "layer4.1.bn2.*"), 2);
     ck_assert_int_eq(tg_resnet18_unfreeze(m, "fc.*"), 2);
     m->freeze_bn_stats = true;
     int64_t xs[4] = {2, 3, 32, 32};
     tg_tensor *x = tg_tensor_new(4, xs);
-    fill(x->data, x->numel, 4, 78, -1, 1);
+    tg_fill(x->data, x->numel, 4, 78, -1, 1);
     tg_ctx c;
     tg_ctx_init(&c);
     float before[64];
@@ -589,7 +462,7 @@ START_TEST(test_freeze_bn_stats) {
     ck_assert_int_eq(m->bn1.num_batches_tracked, 1);
     // All frozen + option on: training forward equals eval forward.
     tg_ctx_reset(&c);
-    tg_resnet18 *a = make_model(4, 4);
+    tg_resnet18 *a = tg_ref_model(4, 4);
     tg_resnet18_freeze(a, "*");
     a->freeze_bn_stats = true;
     tg_tensor *ya = tg_resnet18_forward(&c, a, x);
