@@ -1,7 +1,8 @@
 // test_ops_nn.c: the layer ops and losses of ResNet-18 (conv2d, batchnorm2d, relu,
 // maxpool2d, adaptive avgpool, linear, cross-entropy, mse): finite-difference checks of
 // every backward, forward and backward values against PyTorch (tests/data/ops/nn_ref.bin,
-// written by scripts/gen_ops_ref.py), BatchNorm's running statistics, the fast conv
+// written by scripts/gen_ops_ref.py; the weighted cross-entropy's in tests/data/nn/recipes.bin,
+// written by scripts/gen_recipes_ref.py), BatchNorm's running statistics, the fast conv
 // kernels against direct loops, and frozen inputs getting no gradient.
 #include <check.h>
 #include <math.h>
@@ -15,6 +16,7 @@
 #include "ops/conv2d.h"
 #include "ops/ops.h"
 #include "ops/winograd.h"
+#include "refdata.h"
 
 // ---- reference file ----
 typedef struct {
@@ -404,6 +406,105 @@ static tg_tensor *gc_mse(tg_ctx *c, tg_tensor **in, void *ud) {
     (void)ud;
     return tg_mse_loss(c, in[0], in[1]);
 }
+
+// cross_entropy(weight=w, label_smoothing=s) against PyTorch (gen_recipes_ref.py: run_ce):
+// the weighted mean divides by the sum of the targets' weights.
+static const int64_t CE_LABELS[6] = {0, 3, 3, 1, 4, 2};
+static const float CE_SMOOTHING[3] = {0.0f, 0.1f, 0.35f};
+
+START_TEST(test_weighted_ce_vs_torch) {
+    static tg_refs R;
+    tg_refs_load(&R, "nn/recipes.bin", 300);
+    int64_t ls[2] = {6, 5};
+    float weight[5];
+    tg_fill(weight, 5, 21, 1, 0.2, 3.0);
+    for (int j = 0; j < 3; j++) {
+        tg_ctx c;
+        tg_ctx_init(&c);
+        tg_tensor *x = tg_tensor_new(2, ls);
+        tg_fill(x->data, x->numel, 21, 0, -4.0, 4.0);
+        tg_tensor_set_requires_grad(x, true);
+        tg_tensor *l = tg_cross_entropy_weighted(&c, x, CE_LABELS, weight, CE_SMOOTHING[j]);
+        ck_assert_msg(l != NULL, "%s", tg_ctx_error(&c));
+        ck_assert_str_eq(tg_node_name(l->grad_fn), "NllLossBackward0");
+        char name[32];
+        snprintf(name, sizeof name, "ce.w%d.out", j);
+        double v = l->data[0];
+        tg_refs_check_series(&R, name, &v, 1, FWD_TOL, 0);
+        ck_assert_int_eq(tg_backward(&c, l, NULL, false), TG_OK);
+        snprintf(name, sizeof name, "ce.w%d.dx", j);
+        tg_refs_check(&R, name, x->grad, x->numel, GRAD_TOL);
+        tg_tensor_free(x);
+        tg_ctx_free(&c);
+    }
+}
+END_TEST
+
+// Weights of ones are the unweighted loss and gradient; zero weights on every target give
+// NaN (0 / 0, as PyTorch); a negative or NaN weight is an error naming the class.
+START_TEST(test_weighted_ce_edges) {
+    int64_t ls[2] = {4, 3};
+    const int64_t labels[4] = {0, 2, 1, 2};
+    tg_ctx c;
+    tg_ctx_init(&c);
+    tg_rng r;
+    tg_rng_seed(&r, 9);
+    tg_tensor *x = tg_tensor_randn(2, ls, &r);
+    tg_tensor_set_requires_grad(x, true);
+    const float ones[3] = {1, 1, 1};
+    float plain[12], dplain;
+    tg_tensor *l = tg_cross_entropy(&c, x, labels, 0.2f);
+    ck_assert_int_eq(tg_backward(&c, l, NULL, false), TG_OK);
+    dplain = l->data[0];
+    memcpy(plain, x->grad, sizeof plain);
+    tg_tensor_zero_grad(x);
+    tg_ctx_reset(&c);
+    l = tg_cross_entropy_weighted(&c, x, labels, ones, 0.2f);
+    ck_assert_int_eq(tg_backward(&c, l, NULL, false), TG_OK);
+    ck_assert_float_eq_tol(l->data[0], dplain, 1e-6f);
+    for (int i = 0; i < 12; i++) ck_assert_float_eq_tol(x->grad[i], plain[i], 1e-7f);
+    tg_ctx_reset(&c);
+    const float zero_targets[3] = {0, 5, 0};
+    const int64_t only02[4] = {0, 2, 0, 2};
+    l = tg_cross_entropy_weighted(&c, x, only02, zero_targets, 0.0f);
+    ck_assert(l != NULL && isnan(l->data[0]));
+    tg_ctx_reset(&c);
+    const float bad[3] = {1, -1, 1};
+    ck_assert_ptr_null(tg_cross_entropy_weighted(&c, x, labels, bad, 0.0f));
+    ck_assert_str_eq(tg_ctx_error(&c),
+                     "cross_entropy: weight -1 of class 1 is not a finite number >= 0");
+    tg_tensor_free(x);
+    tg_ctx_free(&c);
+}
+END_TEST
+
+typedef struct {
+    const int64_t *labels;
+    const float *weight;
+    float smoothing;
+} wce_ud;
+
+static tg_tensor *gc_wce(tg_ctx *c, tg_tensor **in, void *ud) {
+    wce_ud *u = ud;
+    return tg_cross_entropy_weighted(c, in[0], u->labels, u->weight, u->smoothing);
+}
+
+START_TEST(test_weighted_ce_gradcheck) {
+    tg_rng r;
+    tg_rng_seed(&r, 6);
+    int64_t ls[2] = {5, 4};
+    const int64_t labels[5] = {1, 0, 3, 3, 2};
+    const float weight[4] = {0.5f, 2.0f, 1.25f, 3.0f};
+    tg_tensor *logits = randn_t(&r, 2, ls, true);
+    for (int k = 0; k < 3; k++) {
+        wce_ud u = {labels, weight, k * 0.2f};
+        double e = tg_gradcheck(gc_wce, &logits, 1, &u, 1e-2, 1e-4, 1e-2);
+        ck_assert_msg(e <= 1.0, "weighted cross_entropy (smoothing %g): gradcheck error %g",
+                      u.smoothing, e);
+    }
+    tg_tensor_free(logits);
+}
+END_TEST
 
 START_TEST(test_linear_losses_gradcheck) {
     tg_rng r;
@@ -838,6 +939,8 @@ int main(void) {
     tcase_add_loop_test(tc, test_unary_vs_torch, 0, 3);
     tcase_add_test(tc, test_linear_vs_torch);
     tcase_add_test(tc, test_losses_vs_torch);
+    tcase_add_test(tc, test_weighted_ce_vs_torch);
+    tcase_add_test(tc, test_weighted_ce_edges);
     suite_add_tcase(s, tc);
     TCase *gc = tcase_create("gradcheck");
     tcase_add_loop_test(gc, test_conv_gradcheck, 0,
@@ -846,6 +949,7 @@ int main(void) {
     tcase_add_loop_test(gc, test_conv_winograd_gradcheck, 0, 2);
     tcase_add_test(gc, test_pointwise_gradcheck);
     tcase_add_test(gc, test_linear_losses_gradcheck);
+    tcase_add_test(gc, test_weighted_ce_gradcheck);
     suite_add_tcase(s, gc);
     TCase *k = tcase_create("kernels");
     tcase_add_loop_test(k, test_conv_kernel_vs_ref, 0, 6);

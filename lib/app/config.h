@@ -16,12 +16,12 @@
 
 #include "app/schema.h"
 #include "core/error.h"
+#include "nn/optim.h"  // tg_optim_type
 
 #define TG_CONFIG_MAX_FREEZE 256
 
 typedef enum { TG_SCHED_CONSTANT = 0, TG_SCHED_STEP, TG_SCHED_COSINE } tg_sched_type;
 typedef enum { TG_LOSS_CROSS_ENTROPY = 0 } tg_loss_type;
-typedef enum { TG_OPTIM_SGD = 0 } tg_optim_type;
 
 typedef struct {
     char *source;  // the config file's path as given ("<string>" for tg_config_parse)

@@ -422,7 +422,7 @@ static tg_status after_step(trainer *t) {
 // The epoch's lr; a fresh epoch's state (t->rs holds a resumed one's); its clock.
 static double begin_epoch(trainer *t, int epoch) {
     double lr = tg_config_lr_at(t->cfg, epoch);
-    t->sgd.opt.lr = (float)lr;
+    tg_optim_set_lr(&t->sgd, lr);
     t->lr = lr;
     if (epoch != t->rs.epoch) {
         t->rs.epoch = epoch;

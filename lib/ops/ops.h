@@ -64,6 +64,11 @@ tg_tensor *tg_linear(tg_ctx *c, tg_tensor *x, tg_tensor *w, tg_tensor *b);
 // as torch.nn.functional.cross_entropy.                                NllLossBackward0
 tg_tensor *tg_cross_entropy(tg_ctx *c, tg_tensor *logits, const int64_t *labels,
                             float label_smoothing);
+// The same with class weights weight[K] (finite, >= 0; NULL: none), as
+// cross_entropy(weight=w, label_smoothing=s): the mean divides by the sum of the targets'
+// weights, so a batch whose targets all weigh 0 gives NaN, as in PyTorch.
+tg_tensor *tg_cross_entropy_weighted(tg_ctx *c, tg_tensor *logits, const int64_t *labels,
+                                     const float *weight, float label_smoothing);
 // mean((a - b)^2) over all elements, shapes equal                      MseLossBackward0
 tg_tensor *tg_mse_loss(tg_ctx *c, tg_tensor *a, tg_tensor *b);
 
