@@ -1014,6 +1014,105 @@ START_TEST(test_loader_epoch) {
 }
 END_TEST
 
+// Balanced sampling (WeightedRandomSampler(1 / count[y], n, replacement=True)): classes of
+// 3, 9 and 36 images are drawn about equally often, items within a class about equally
+// often, with replacement; the draw is a function of (seed, epoch), so a resumed epoch has
+// the same tail and thread counts do not matter; an item drawn twice in an epoch gets two
+// augmentations.
+START_TEST(test_loader_balanced) {
+    char *root = make_tmp();
+    const char *cls[3] = {"a", "b", "c"};
+    const int counts[3] = {3, 9, 36};
+    for (int c = 0; c < 3; c++) {
+        mkd(root, cls[c]);
+        for (int i = 0; i < counts[c]; i++) {
+            char rel[64];
+            snprintf(rel, sizeof rel, "%s/%02d.png", cls[c], i);
+            touch(root, rel, "rgb8.png");
+        }
+    }
+    tg_folder fo;
+    tg_error err = {0};
+    ck_assert_int_eq(tg_folder_scan(&fo, root, NULL, NULL, &err), TG_OK);
+    ck_assert_uint_eq(fo.count, 48);
+    tg_loader_opts o;
+    tg_loader_opts_default(&o);
+    o.batch_size = 10;
+    o.image_size = 8;
+    o.resize = 8;
+    o.balanced = 1;
+    o.seed = 3;
+    o.threads = 2;
+    tg_loader *l;
+    ck_assert_int_eq(tg_loader_open(&l, &fo, &o, &err), TG_OK);
+    ck_assert_uint_eq(tg_loader_num_batches(l), 5);
+    int per_class[3] = {0}, per_item[48] = {0}, dup_epochs = 0;
+    size_t order[20][48];
+    for (int e = 0; e < 20; e++) {
+        ck_assert_int_eq(tg_loader_start_epoch(l, e, 0, &err), TG_OK);
+        size_t n = 0;
+        int seen[48] = {0}, dup = 0;
+        tg_batch b;
+        for (;;) {
+            ck_assert_msg(tg_loader_next(l, &b, &err) == TG_OK, "%s", err.msg);
+            if (b.n == 0) break;
+            for (int i = 0; i < b.n; i++) {
+                ck_assert_int_eq(b.labels[i], fo.items[b.indices[i]].label);
+                per_class[b.labels[i]]++;
+                per_item[b.indices[i]]++;
+                dup |= seen[b.indices[i]]++ > 0;
+                order[e][n++] = b.indices[i];
+            }
+        }
+        ck_assert_uint_eq(n, 48);  // num_samples = the folder's size
+        dup_epochs += dup;
+    }
+    ck_assert_int_eq(dup_epochs, 20);  // with replacement: class a's 3 images repeat
+    for (int c = 0; c < 3; c++)  // 320 expected of 960, sd 14.6
+        ck_assert_msg(abs(per_class[c] - 320) < 50, "class %d drawn %d times", c, per_class[c]);
+    for (int i = 0; i < 48; i++) {  // 320 / count[c] expected
+        int c = fo.items[i].label;
+        double want = 320.0 / counts[c];
+        ck_assert_msg(fabs(per_item[i] - want) < 5 * sqrt(want) + 1, "item %d: %d, expected %g", i,
+                      per_item[i], want);
+    }
+    tg_loader_close(l);
+    // the same epochs without threads, and epoch 7 resumed at position 20
+    o.threads = 0;
+    ck_assert_int_eq(tg_loader_open(&l, &fo, &o, &err), TG_OK);
+    tg_batch b;
+    ck_assert_int_eq(tg_loader_start_epoch(l, 7, 20, &err), TG_OK);
+    size_t n = 20;
+    while (tg_loader_next(l, &b, &err) == TG_OK && b.n > 0)
+        for (int i = 0; i < b.n; i++) ck_assert_uint_eq(b.indices[i], order[7][n++]);
+    ck_assert_uint_eq(n, 48);
+    tg_loader_close(l);
+    // an item drawn twice is augmented twice, differently
+    o.augment = 1;
+    o.image_size = 16;
+    o.resize = 18;
+    o.batch_size = 48;
+    ck_assert_int_eq(tg_loader_open(&l, &fo, &o, &err), TG_OK);
+    ck_assert_int_eq(tg_loader_start_epoch(l, 0, 0, &err), TG_OK);
+    ck_assert_int_eq(tg_loader_next(l, &b, &err), TG_OK);
+    ck_assert_int_eq(b.n, 48);
+    int pairs = 0, differ = 0;
+    const size_t plane = 3 * 16 * 16;
+    for (int i = 0; i < 48; i++)
+        for (int j = i + 1; j < 48; j++)
+            if (b.indices[i] == b.indices[j]) {
+                pairs++;
+                differ += memcmp(b.x + i * plane, b.x + j * plane, plane * sizeof(float)) != 0;
+            }
+    ck_assert_int_gt(pairs, 0);
+    ck_assert_int_eq(differ, pairs);
+    tg_loader_close(l);
+    tg_folder_free(&fo);
+    rm_rf(root);
+    free(root);
+}
+END_TEST
+
 START_TEST(test_load_eval_one) {
     char p[4352];
     fx(p, sizeof p, "photo.jpg");
@@ -1079,6 +1178,7 @@ static Suite *data_suite(void) {
     tcase_add_test(tc, test_folder_errors);
     tcase_add_test(tc, test_messages_escape_names);
     tcase_add_test(tc, test_loader_epoch);
+    tcase_add_test(tc, test_loader_balanced);
     tcase_add_test(tc, test_load_eval_one);
     tcase_add_test(tc, test_eval_extreme_aspect);
     suite_add_tcase(s, tc);

@@ -34,6 +34,9 @@ struct tg_loader {
     int nslots;
     slot *slots;           // (nslots,)
     size_t *perm;          // (N,) epoch order
+    size_t *class_start;   // (num_classes + 1,) class c's items: [class_start[c], [c + 1])
+    int *classes;          // (n_classes,) the classes with items (balanced sampling)
+    int n_classes;
     pthread_t *threads;
     int nthreads;
     pthread_mutex_t mu;
@@ -89,9 +92,10 @@ static void prefix_path(tg_error *err, const char *path) {
     tg_error_prefix(err, "%s", shown);
 }
 
-// Decodes and transforms item `idx` into dst (3, S, S). Per-sample randomness comes
-// from (seed, epoch, idx), so it does not depend on threads or timing.
-static tg_status load_sample(const tg_loader *l, int epoch, size_t idx, float *dst,
+// Decodes and transforms item `idx` (at epoch position p) into dst (3, S, S). Per-sample
+// randomness comes from (seed, epoch, idx), so it does not depend on threads or timing;
+// with balanced sampling, where an item can come twice, from (seed, epoch, p).
+static tg_status load_sample(const tg_loader *l, int epoch, size_t idx, size_t p, float *dst,
                              tg_error *err) {
     tg_image img;
     const char *path = l->f->items[idx].path;
@@ -99,7 +103,8 @@ static tg_status load_sample(const tg_loader *l, int epoch, size_t idx, float *d
     if (st != TG_OK) return st;
     if (l->o.augment) {
         tg_rng r;
-        tg_rng_seed(&r, mix64(mix64(l->o.seed) ^ (uint64_t)epoch) ^ (uint64_t)idx);
+        uint64_t key = l->o.balanced ? mix64((uint64_t)p + 0xba1a) : (uint64_t)idx;
+        tg_rng_seed(&r, mix64(mix64(l->o.seed) ^ (uint64_t)epoch) ^ key);
         st = tg_transform_train(dst, &img, l->o.image_size, &r, l->o.mean, l->o.std, err);
     } else {
         st = tg_transform_eval(dst, &img, l->o.resize, l->o.image_size, l->o.mean, l->o.std, err);
@@ -117,7 +122,7 @@ static void run_position(tg_loader *l, size_t p, int epoch) {
     s->indices[j] = idx;
     s->labels[j] = l->f->items[idx].label;
     tg_error_clear(&s->errs[j]);
-    s->ok[j] = load_sample(l, epoch, idx, s->x + j * l->sample_floats, &s->errs[j]) == TG_OK;
+    s->ok[j] = load_sample(l, epoch, idx, p, s->x + j * l->sample_floats, &s->errs[j]) == TG_OK;
 }
 
 static void *worker(void *arg) {
@@ -170,7 +175,13 @@ tg_status tg_loader_open(tg_loader **out, const tg_folder *folder, const tg_load
     size_t B = (size_t)o->batch_size;
     l->perm = malloc(sizeof(size_t) * folder->count);
     l->slots = calloc((size_t)l->nslots, sizeof(slot));
-    if (!l->perm || !l->slots) goto nomem;
+    l->class_start = calloc((size_t)folder->num_classes + 1, sizeof(size_t));
+    l->classes = calloc((size_t)folder->num_classes + 1, sizeof(int));
+    if (!l->perm || !l->slots || !l->class_start || !l->classes) goto nomem;
+    for (int c = 0; c < folder->num_classes; c++) {  // items are in class order (folder.h)
+        l->class_start[c + 1] = l->class_start[c] + folder->class_counts[c];
+        if (folder->class_counts[c] > 0) l->classes[l->n_classes++] = c;
+    }
     for (int i = 0; i < l->nslots; i++) {
         slot *s = &l->slots[i];
         s->x = malloc(sizeof(float) * B * l->sample_floats);
@@ -199,6 +210,19 @@ nomem:
                         o->prefetch, o->batch_size);
 }
 
+// The epoch's items for balanced sampling: N draws with replacement, a class uniformly
+// among the non-empty ones, then an item uniformly in it (probability 1 / (C * count[c])
+// for each item of class c, WeightedRandomSampler's with weights 1 / count[y]).
+static void draw_balanced(tg_loader *l, int epoch) {
+    const tg_folder *f = l->f;
+    tg_rng r;
+    tg_rng_seed(&r, mix64(l->o.seed) ^ mix64((uint64_t)epoch + 0xba1a5eed));
+    for (size_t i = 0; i < f->count; i++) {
+        int c = l->classes[tg_rng_below(&r, (uint64_t)l->n_classes)];
+        l->perm[i] = l->class_start[c] + (size_t)tg_rng_below(&r, f->class_counts[c]);
+    }
+}
+
 size_t tg_loader_num_batches(const tg_loader *l) {
     return (l->f->count + (size_t)l->o.batch_size - 1) / (size_t)l->o.batch_size;
 }
@@ -212,7 +236,9 @@ tg_status tg_loader_start_epoch(tg_loader *l, int epoch, size_t position, tg_err
     while (l->in_flight > 0) pthread_cond_wait(&l->cv_done, &l->mu);
     size_t N = l->f->count;
     for (size_t i = 0; i < N; i++) l->perm[i] = i;
-    if (l->o.shuffle) {
+    if (l->o.balanced) {
+        draw_balanced(l, epoch);
+    } else if (l->o.shuffle) {
         tg_rng r;
         tg_rng_seed(&r, mix64(l->o.seed) ^ mix64((uint64_t)epoch + 0x5eed));
         for (size_t i = N - 1; i > 0; i--) {
@@ -333,6 +359,8 @@ void tg_loader_close(tg_loader *l) {
     }
     free(l->slots);
     free(l->perm);
+    free(l->class_start);
+    free(l->classes);
     pthread_cond_destroy(&l->cv_work);
     pthread_cond_destroy(&l->cv_done);
     pthread_mutex_destroy(&l->mu);

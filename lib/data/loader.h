@@ -4,6 +4,11 @@
 // - Every epoch visits each item once, in a permutation drawn from (seed, epoch) (or in
 //   folder order when shuffle is off); batches of batch_size, the last partial one kept.
 //   An epoch can start at any position (resume), with the same batches as before.
+// - balanced: each epoch draws as many items as the folder has, with replacement, item i
+//   with probability proportional to 1 / count[class of i] (PyTorch's
+//   WeightedRandomSampler(1 / count[y], num_samples = n, replacement = True)): a class
+//   uniformly among the non-empty ones, then an item uniformly in it; also from
+//   (seed, epoch), so resumable. An item drawn twice gets its own augmentation.
 // - Augmentation randomness is per sample, drawn from (seed, epoch, position), so results
 //   do not depend on the number of threads.
 // - At most `prefetch` batches are in flight (memory bounded); workers fill the next ones
@@ -28,6 +33,7 @@ typedef struct {
     int resize;               // eval Resize size (default 256)
     int augment;              // 1: RandomResizedCrop + flip; 0: Resize + CenterCrop
     int shuffle;              // default 1
+    int balanced;             // class-balanced sampling with replacement (default 0)
     uint64_t seed;            // default 0
     int threads;              // background decoders (default 2; 0 = synchronous)
     int prefetch;             // batches in flight (default 3, min 1)
