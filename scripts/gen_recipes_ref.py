@@ -50,44 +50,9 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
+from gen_parity import entry_range, fill  # the counter-based generator, one copy
+
 K = 128  # elements kept of a model-level tensor (all of a small one)
-MASK = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
-
-
-def stream_base(seed, stream):
-    return (seed * 0xD1B54A32D192ED03 + (stream + 1) * 0xA0761D6478BD642F) & MASK
-
-
-def fill(seed, stream, n, lo, hi):
-    """n float32 values uniform in [lo, hi): u_i = mix(base + i*GOLDEN) >> 11 * 2^-53."""
-    with np.errstate(over="ignore"):
-        i = np.arange(n, dtype=np.uint64)
-        z = np.uint64(stream_base(seed, stream)) + i * np.uint64(GOLDEN)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    u = (z >> np.uint64(11)).astype(np.float64) * (2.0 ** -53)
-    return (lo + (hi - lo) * u).astype(np.float32)
-
-
-def entry_range(name, shape):
-    """Value range of state_dict entry `name` (tests/refmodel.h: tg_ref_range)."""
-    if name.endswith("num_batches_tracked"):
-        return None
-    if len(shape) == 4:
-        b = math.sqrt(6.0 / (shape[0] * shape[2] * shape[3]))
-        return (-b, b)
-    if name.startswith("fc."):
-        b = 1.0 / math.sqrt(512.0)
-        return (-b, b)
-    if name.endswith("running_mean"):
-        return (-0.1, 0.1)
-    if name.endswith("running_var"):
-        return (0.5, 1.5)
-    if name.endswith("weight"):
-        return (0.5, 1.5)
-    return (-0.2, 0.2)  # BN bias
 
 
 def make_model(num_classes, seed, dtype=torch.float32):
