@@ -4,11 +4,11 @@ parameter groups, clipping, accumulation, unfreezing, schedules, plateau, early 
 weighted cross-entropy), from Debian's torch 1.13 and torchvision 0.14 (run with
 /usr/bin/python3). Read by tests/test_optim.c, tests/test_schedule.c and tests/test_ops_nn.c.
 
-Format "TGRECIP1" (tests/refdata.h): per record u16 name length, name, i64 numel (-1: none),
+Format "TGRECIP1" (tests/testlib.c): per record u16 name length, name, i64 numel (-1: none),
 f64 max-abs, sum, sum of |x|, u32 k, k f64 elements evenly spaced (all of a small tensor).
 
 Weights, inputs and gradients come from fill(), the counter-based generator the C tests
-implement identically (tests/refdata.h: tg_fill), shared with scripts/gen_parity.py.
+implement identically (tests/testlib.c: tg_fill), shared with scripts/gen_parity.py.
 
 Cases:
   opt.*    AdamW and SGD on given gradients (no model): three parameters in two groups with

@@ -1,4 +1,4 @@
-// refmodel.h: a resnet18 filled from the twins' counter-based generator (refdata.h), as
+// refmodel.h: a resnet18 filled from the twins' counter-based generator (testlib.h), as
 // scripts/gen_parity.py's make_model() fills torchvision's: every state_dict entry k from
 // stream k, in a range that mirrors its entry_range(). Header-only, for tests.
 #ifndef TG_TEST_REFMODEL_H
@@ -10,7 +10,7 @@
 
 #include "core/rng.h"
 #include "nn/resnet18.h"
-#include "refdata.h"
+#include "testlib.h"
 
 static inline bool tg_ref_ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);

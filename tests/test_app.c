@@ -11,6 +11,7 @@
 #include "app/modelfile.h"
 #include "app/predict.h"
 #include "app/train.h"
+#include "testlib.h"
 
 static void meta_fixture(tg_model_meta *m) {
     memset(m, 0, sizeof *m);
@@ -146,8 +147,8 @@ START_TEST(test_softmax_topk) {
 END_TEST
 
 START_TEST(test_last_run) {
-    char dir[] = "/tmp/tg_app_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[4096];
+    tg_test_tmpdir(dir, sizeof dir, "tg_app");
     tg_error e = {0};
     ck_assert_ptr_null(tg_train_last_run(dir, &e));
     ck_assert_ptr_nonnull(strstr(e.msg, "no --model given and no train run recorded"));
@@ -173,9 +174,5 @@ int main(void) {
     tcase_add_test(tc, test_softmax_topk);
     tcase_add_test(tc, test_last_run);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_test_run(s, 0);
 }

@@ -13,6 +13,7 @@
 #include "nn/resnet18.h"
 #include "nn/sgd.h"
 #include "ops/ops.h"
+#include "testlib.h"
 
 #define S(...) (int64_t[]){__VA_ARGS__}
 
@@ -542,9 +543,5 @@ int main(void) {
     tcase_add_test(tc, test_fused_sgd_bitwise);
     tcase_add_test(tc, test_fused_sgd_unreached);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_test_run(s, 0);
 }

@@ -8,16 +8,15 @@
 #include <string.h>
 
 #include "app/check.h"
+#include "testlib.h"
 
 static char g_tmp[4096], g_fix[4200];  // mkdtemp's directory, the fixture in it
 
 static const char *fixture(void) { return g_fix; }
 
 static void fixture_make(void) {
-    const char *data = getenv("TG_TEST_DATA"), *build = getenv("TG_BUILD_DIR");
-    ck_assert_msg(data != NULL, "TG_TEST_DATA is not set (run through meson test)");
-    snprintf(g_tmp, sizeof g_tmp, "%s/tg_check_XXXXXX", build ? build : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(g_tmp));
+    const char *data = tg_test_data_dir();
+    tg_test_tmpdir(g_tmp, sizeof g_tmp, "tg_check");
     snprintf(g_fix, sizeof g_fix, "%s/ds", g_tmp);
     char cmd[16384];
     snprintf(cmd, sizeof cmd, "bash '%s/../check_fixture.sh' '%s' '%s/images'", data, g_fix,
@@ -26,9 +25,7 @@ static void fixture_make(void) {
 }
 
 static void fixture_remove(void) {
-    char cmd[8300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(tg_test_remove_tree(g_tmp), 0);
 }
 
 // An item's path relative to the fixture ("train/cat/gray.jpg").
@@ -249,7 +246,7 @@ START_TEST(test_check_val_classes_and_errors) {
     tg_check_report_free(&r);
     // an even count's median is the mean of the middle two: val alone plus a 45x80 image,
     // long sides 61 61 80 500 -> 70.5, short sides 45 47 47 375 -> 47
-    snprintf(cmd, sizeof cmd, "cp '%s/images/tall.png' '%s/val/dog/'", getenv("TG_TEST_DATA"),
+    snprintf(cmd, sizeof cmd, "cp '%s/images/tall.png' '%s/val/dog/'", tg_test_data_dir(),
              fixture());
     ck_assert_int_eq(system(cmd), 0);
     ck_assert_msg(tg_check_run(val, NULL, &o, &r, &err) == TG_OK, "%s", err.msg);
@@ -276,9 +273,5 @@ int main(void) {
     tcase_add_test(tc, test_check_threads_and_defaults);
     tcase_add_test(tc, test_check_val_classes_and_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tg_test_run(s, 0);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "app/config.h"
+#include "testlib.h"
 
 static const char *k_min = "{\"data\": {\"train\": \"d/train\"}, \"output\": \"runs/x\"}";
 
@@ -303,10 +304,8 @@ START_TEST(test_nonfinite_every_key) {
 END_TEST
 
 START_TEST(test_load_file) {
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     char dir[512], path[600], want[700];
-    snprintf(dir, sizeof dir, "%s/tg_config_XXXXXX", tmp);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tg_test_tmpdir(dir, sizeof dir, "tg_config");
     snprintf(path, sizeof path, "%s/c.json", dir);
     FILE *f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
@@ -866,9 +865,5 @@ int main(void) {
     tcase_add_test(ts, test_demo_errors);
     tcase_add_test(ts, test_invalid_tables);
     suite_add_tcase(s, ts);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_test_run(s, 0);
 }

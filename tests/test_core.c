@@ -10,6 +10,7 @@
 #include "core/knobs.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "testlib.h"
 
 START_TEST(test_arena_steady_state) {
     tg_arena a;
@@ -211,9 +212,5 @@ int main(void) {
     tcase_add_test(tc, test_knobs_bounds);
     tcase_add_test(tc, test_knobs_read_once);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_test_run(s, 0);
 }

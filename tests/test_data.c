@@ -12,14 +12,13 @@
 #include "data/image.h"
 #include "data/loader.h"
 #include "data/transforms.h"
+#include "testlib.h"
 
 static char g_dir[4096];
 
 static const char *img_dir(void) {
     if (!g_dir[0]) {
-        const char *d = getenv("TG_TEST_DATA");
-        ck_assert_msg(d != NULL, "TG_TEST_DATA is not set (run through meson test)");
-        snprintf(g_dir, sizeof g_dir, "%s/images", d);
+        tg_test_data_path(g_dir, sizeof g_dir, "images");
     }
     return g_dir;
 }
@@ -473,17 +472,13 @@ END_TEST
 // ---- folder ----
 
 static char *make_tmp(void) {
-    const char *b = getenv("TG_BUILD_DIR");
     char *t = malloc(4096);
-    snprintf(t, 4096, "%s/tg_data_XXXXXX", b ? b : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(t));
-    return t;
+    ck_assert_ptr_nonnull(t);
+    return tg_test_tmpdir(t, 4096, "tg_data");
 }
 
 static void rm_rf(const char *d) {
-    char cmd[4300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(tg_test_remove_tree(d), 0);
 }
 
 static void touch(const char *root, const char *rel, const char *copy_from) {
@@ -1186,9 +1181,5 @@ static Suite *data_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(data_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_test_run(data_suite(), 0);
 }

@@ -18,16 +18,14 @@
 #include "io/statedict.h"
 #include "io/weightfile.h"
 #include "io/zip.h"
+#include "testlib.h"
 
 static char data_dir[1024], work_dir[1024], script[1100];
 
 static void setup_paths(void) {
-    const char *d = getenv("TG_TEST_DATA");
-    const char *b = getenv("TG_BUILD_DIR");
-    snprintf(data_dir, sizeof data_dir, "%s/io", d ? d : "tests/data");
-    snprintf(work_dir, sizeof work_dir, "%s/io_test", b ? b : "/tmp");
-    snprintf(script, sizeof script, "%s/../../scripts/gen_io_fixtures.py", d ? d : "tests/data");
-    mkdir(work_dir, 0755);
+    tg_test_data_path(data_dir, sizeof data_dir, "io");
+    tg_test_data_path(script, sizeof script, "../../scripts/gen_io_fixtures.py");
+    tg_test_tmpdir(work_dir, sizeof work_dir, "tg_io");
 }
 
 static char *path_in(const char *dir, const char *name) {
@@ -779,9 +777,7 @@ int main(void) {
     tcase_add_test(tc, test_atomic_failure_keeps_old_file);
     tcase_add_test(tc, test_torch_reads_ours);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    int rc = tg_test_run(s, 0);
+    if (tg_test_remove_tree(work_dir)) rc = EXIT_FAILURE;
+    return rc;
 }

@@ -10,6 +10,7 @@
 #include "core/tensor.h"
 #include "gradcheck.h"
 #include "ops/ops.h"
+#include "testlib.h"
 
 #define T(nd, ...) tg_tensor_from(nd, (int64_t[]){__VA_ARGS__}, NULL)
 
@@ -359,9 +360,5 @@ int main(void) {
     tcase_add_test(tc, test_broadcast_grad_values);
     tcase_add_test(tc, test_add_inplace);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_test_run(s, 0);
 }

@@ -13,13 +13,7 @@
 #include "gradcheck.h"
 #include "ops/maxpool2d.h"
 #include "ops/ops.h"
-
-static tg_tensor *randn_t(tg_rng *r, int ndim, const int64_t *shape, bool rg) {
-    tg_tensor *t = tg_tensor_randn(ndim, shape, r);
-    ck_assert_ptr_nonnull(t);
-    tg_tensor_set_requires_grad(t, rg);
-    return t;
-}
+#include "testlib.h"
 
 static bool same(const float *a, const float *b, int64_t n) {
     return memcmp(a, b, (size_t)n * sizeof(float)) == 0;
@@ -106,15 +100,15 @@ static void bitwise_modes(int64_t N, int64_t C, int64_t H, int64_t W, int OC, in
         tg_rng_seed(&r, 100 + (uint64_t)mode + 1000 * (uint64_t)id);
         int64_t xs[4] = {N, C, H, W}, cs[1] = {C}, ws[4] = {OC, C, K, K};
         stem_in a;
-        a.xl = randn_t(&r, 4, xs, !x_frozen);
-        a.w = randn_t(&r, 1, cs, !affine_frozen);
-        a.b = randn_t(&r, 1, cs, !affine_frozen);
+        a.xl = tg_test_randn(&r, 4, xs, !x_frozen);
+        a.w = tg_test_randn(&r, 1, cs, !affine_frozen);
+        a.b = tg_test_randn(&r, 1, cs, !affine_frozen);
         a.rm = tg_tensor_rand(1, cs, &r);
         a.rv = tg_tensor_rand(1, cs, &r);
         for (int64_t i = 0; i < C; i++) a.rv->data[i] += 0.5f;
         conv_spec ca_spec = {NULL, stride, pad}, cb_spec = {NULL, stride, pad};
         if (OC > 0) {
-            ca_spec.cw = randn_t(&r, 4, ws, !cw_frozen);
+            ca_spec.cw = tg_test_randn(&r, 4, ws, !cw_frozen);
             cb_spec.cw = clone(ca_spec.cw);
             tg_tensor_set_requires_grad(cb_spec.cw, !cw_frozen);
         }
@@ -209,8 +203,8 @@ START_TEST(test_stem_gradcheck) {
     tg_rng r;
     tg_rng_seed(&r, 31 + (uint64_t)_i);
     int64_t xs[4] = {2, 3, 7, 6}, cs[1] = {3};
-    tg_tensor *in[3] = {randn_t(&r, 4, xs, true), tg_tensor_rand(1, cs, &r),
-                        randn_t(&r, 1, cs, true)};
+    tg_tensor *in[3] = {tg_test_randn(&r, 4, xs, true), tg_tensor_rand(1, cs, &r),
+                        tg_test_randn(&r, 1, cs, true)};
     for (int i = 0; i < 3; i++) in[1]->data[i] += 0.5f;
     tg_tensor_set_requires_grad(in[1], true);
     stem_ud u = {tg_tensor_zeros(1, cs), tg_tensor_ones(1, cs), _i == 0};
@@ -232,8 +226,8 @@ START_TEST(test_bn_relu_conv_gradcheck) {
     tg_rng r;
     tg_rng_seed(&r, 41 + (uint64_t)_i);
     int64_t xs[4] = {2, 3, 5, 4}, cs[1] = {3}, ws[4] = {2, 3, 3, 3};
-    tg_tensor *in[4] = {randn_t(&r, 4, xs, true), tg_tensor_rand(1, cs, &r),
-                        randn_t(&r, 1, cs, true), randn_t(&r, 4, ws, true)};
+    tg_tensor *in[4] = {tg_test_randn(&r, 4, xs, true), tg_tensor_rand(1, cs, &r),
+                        tg_test_randn(&r, 1, cs, true), tg_test_randn(&r, 4, ws, true)};
     for (int i = 0; i < 3; i++) in[1]->data[i] += 0.5f;
     tg_tensor_set_requires_grad(in[1], true);
     stem_ud u = {tg_tensor_zeros(1, cs), tg_tensor_ones(1, cs), _i == 0};
@@ -377,7 +371,7 @@ START_TEST(test_stem_errors) {
     tg_rng r;
     tg_rng_seed(&r, 5);
     int64_t xs[4] = {2, 3, 6, 6}, cs[1] = {3}, ds[4] = {2, 3, 4, 3}, ok[4] = {2, 3, 3, 3};
-    tg_tensor *x = randn_t(&r, 4, xs, true), *w = tg_tensor_ones(1, cs), *b = tg_tensor_zeros(1, cs);
+    tg_tensor *x = tg_test_randn(&r, 4, xs, true), *w = tg_tensor_ones(1, cs), *b = tg_tensor_zeros(1, cs);
     tg_ctx c;
     tg_ctx_init(&c);
     tg_tensor *dst = tg_ctx_tensor(&c, 4, ok);
@@ -438,9 +432,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tg_test_run(suite(), 0);
 }

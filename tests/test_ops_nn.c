@@ -16,62 +16,21 @@
 #include "ops/conv2d.h"
 #include "ops/ops.h"
 #include "ops/winograd.h"
-#include "refdata.h"
+#include "testlib.h"
 
-// ---- reference file ----
-typedef struct {
-    char name[64];
-    int ndim;
-    int64_t shape[TG_MAX_DIMS];
-    int64_t numel;
-    float *data;
-} ref_rec;
+// ---- reference file (scripts/gen_ops_ref.py: TGREF1, read by testlib) ----
+static tg_refs refs;
 
-static ref_rec *refs;
-static int n_refs;
-
-static void load_refs(void) {
-    if (refs) return;
-    const char *dir = getenv("TG_TEST_DATA");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/ops/nn_ref.bin", dir ? dir : "tests/data");
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s (set TG_TEST_DATA; regenerate with "
-                             "/usr/bin/python3 scripts/gen_ops_ref.py)", path);
-    char magic[6];
-    uint32_t count;
-    ck_assert(fread(magic, 1, 6, f) == 6 && memcmp(magic, "TGREF1", 6) == 0);
-    ck_assert(fread(&count, 4, 1, f) == 1 && count < 10000);
-    refs = calloc(count, sizeof *refs);
-    ck_assert_ptr_nonnull(refs);
-    for (uint32_t i = 0; i < count; i++) {
-        uint32_t len, nd;
-        ck_assert(fread(&len, 4, 1, f) == 1 && len < sizeof refs[i].name);
-        ck_assert(fread(refs[i].name, 1, len, f) == len);
-        ck_assert(fread(&nd, 4, 1, f) == 1 && nd <= TG_MAX_DIMS);
-        refs[i].ndim = (int)nd;
-        ck_assert(fread(refs[i].shape, 8, nd, f) == nd);
-        refs[i].numel = tg_shape_numel((int)nd, refs[i].shape);
-        refs[i].data = malloc((size_t)(refs[i].numel ? refs[i].numel : 1) * sizeof(float));
-        ck_assert(fread(refs[i].data, 4, (size_t)refs[i].numel, f) == (size_t)refs[i].numel);
-    }
-    n_refs = (int)count;
-    fclose(f);
-}
-
-static const ref_rec *ref(const char *case_name, const char *key) {
-    load_refs();
-    char name[64];
+static const tg_ref *ref(const char *case_name, const char *key) {
+    tg_refs_load(&refs, "ops/nn_ref.bin", 1);
+    char name[96];
     snprintf(name, sizeof name, "%s.%s", case_name, key);
-    for (int i = 0; i < n_refs; i++)
-        if (strcmp(refs[i].name, name) == 0) return &refs[i];
-    ck_abort_msg("reference tensor %s missing from nn_ref.bin", name);
-    return NULL;
+    return tg_refs_find(&refs, name);
 }
 
 // A persistent tensor holding the reference values.
 static tg_tensor *ref_tensor(const char *case_name, const char *key, bool requires_grad) {
-    const ref_rec *r = ref(case_name, key);
+    const tg_ref *r = ref(case_name, key);
     tg_tensor *t = tg_tensor_from(r->ndim, r->shape, r->data);
     ck_assert_ptr_nonnull(t);
     tg_tensor_set_requires_grad(t, requires_grad);
@@ -79,7 +38,7 @@ static tg_tensor *ref_tensor(const char *case_name, const char *key, bool requir
 }
 
 // max|got - want| <= tol * max|want| (the parity measure)
-static void check_close(const char *what, const float *got, const ref_rec *want, double tol) {
+static void check_close(const char *what, const float *got, const tg_ref *want, double tol) {
     ck_assert_ptr_nonnull(got);
     double maxref = 0, maxerr = 0;
     for (int64_t i = 0; i < want->numel; i++) {
@@ -105,11 +64,11 @@ START_TEST(test_conv_vs_torch) {
         tg_ctx c;
         tg_ctx_init(&c);
         tg_tensor *x = ref_tensor(cs, "x", true), *w = ref_tensor(cs, "w", true);
-        const ref_rec *cfg = ref(cs, "cfg");
+        const tg_ref *cfg = ref(cs, "cfg");
         tg_tensor *y = tg_conv2d(&c, x, w, (int)cfg->data[0], (int)cfg->data[1]);
         ck_assert_msg(y != NULL, "%s", tg_ctx_error(&c));
         ck_assert_str_eq(tg_node_name(y->grad_fn), "ConvolutionBackward0");
-        const ref_rec *out = ref(cs, "out");
+        const tg_ref *out = ref(cs, "out");
         ck_assert_int_eq(y->numel, out->numel);
         for (int d = 0; d < 4; d++) ck_assert_int_eq(y->shape[d], out->shape[d]);
         check_close(cs, y->data, out, FWD_TOL);
@@ -151,7 +110,7 @@ END_TEST
 START_TEST(test_bn_eval_vs_torch) {
     bn_vs_torch("bn_eval", false);
     // eval leaves the running statistics alone
-    const ref_rec *a = ref("bn_eval", "rm"), *b = ref("bn_eval", "rm_after");
+    const tg_ref *a = ref("bn_eval", "rm"), *b = ref("bn_eval", "rm_after");
     for (int64_t i = 0; i < a->numel; i++) ck_assert_float_eq(a->data[i], b->data[i]);
     // frozen affine parameters: the input gradient alone, the same values
     tg_ctx c;
@@ -190,7 +149,7 @@ START_TEST(test_unary_vs_torch) {
     tg_tensor *y = unary(&c, cs, x);
     ck_assert_msg(y != NULL, "%s", tg_ctx_error(&c));
     ck_assert_str_eq(tg_node_name(y->grad_fn), unary_names[_i]);
-    const ref_rec *out = ref(cs, "out");
+    const tg_ref *out = ref(cs, "out");
     ck_assert_int_eq(y->numel, out->numel);
     check_close(cs, y->data, out, FWD_TOL);
     ck_assert_int_eq(tg_backward(&c, y, ref(cs, "g")->data, false), TG_OK);
@@ -232,7 +191,7 @@ START_TEST(test_linear_vs_torch) {
 END_TEST
 
 START_TEST(test_losses_vs_torch) {
-    const ref_rec *lr = ref("ce", "labels");
+    const tg_ref *lr = ref("ce", "labels");
     int64_t labels[16];
     for (int64_t i = 0; i < lr->numel; i++) labels[i] = (int64_t)lr->data[i];
     const char *cases[] = {"ce", "ce_ls"};
@@ -277,13 +236,6 @@ static tg_tensor *gc_conv(tg_ctx *c, tg_tensor **in, void *ud) {
     return tg_conv2d(c, in[0], in[1], u->stride, u->pad);
 }
 
-static tg_tensor *randn_t(tg_rng *r, int ndim, const int64_t *shape, bool rg) {
-    tg_tensor *t = tg_tensor_randn(ndim, shape, r);
-    ck_assert_ptr_nonnull(t);
-    tg_tensor_set_requires_grad(t, rg);
-    return t;
-}
-
 static const struct {
     int N, C, H, W, OC, K, stride, pad;
 } gc_conv_cases[] = {
@@ -298,7 +250,7 @@ START_TEST(test_conv_gradcheck) {
     const int N = gc_conv_cases[_i].N, C = gc_conv_cases[_i].C, OC = gc_conv_cases[_i].OC,
               K = gc_conv_cases[_i].K;
     int64_t xs[4] = {N, C, gc_conv_cases[_i].H, gc_conv_cases[_i].W}, ws[4] = {OC, C, K, K};
-    tg_tensor *in[2] = {randn_t(&r, 4, xs, true), randn_t(&r, 4, ws, true)};
+    tg_tensor *in[2] = {tg_test_randn(&r, 4, xs, true), tg_test_randn(&r, 4, ws, true)};
     conv_ud u = {gc_conv_cases[_i].stride, gc_conv_cases[_i].pad};
     double e = tg_gradcheck(gc_conv, in, 2, &u, 1e-2, 1e-3, 1e-2);
     ck_assert_msg(e <= 1.0, "conv case %d: gradcheck error %g", _i, e);
@@ -321,7 +273,7 @@ START_TEST(test_bn_gradcheck) {
     tg_rng r;
     tg_rng_seed(&r, 7 + (uint64_t)_i);
     int64_t xs[4] = {2, 3, 3, 4}, cs[1] = {3};
-    tg_tensor *in[3] = {randn_t(&r, 4, xs, true), tg_tensor_rand(1, cs, &r), randn_t(&r, 1, cs, true)};
+    tg_tensor *in[3] = {tg_test_randn(&r, 4, xs, true), tg_tensor_rand(1, cs, &r), tg_test_randn(&r, 1, cs, true)};
     for (int i = 0; i < 3; i++) in[1]->data[i] += 0.5f;
     tg_tensor_set_requires_grad(in[1], true);
     bn_ud u = {tg_tensor_zeros(1, cs), tg_tensor_ones(1, cs), _i == 0};
@@ -495,7 +447,7 @@ START_TEST(test_weighted_ce_gradcheck) {
     int64_t ls[2] = {5, 4};
     const int64_t labels[5] = {1, 0, 3, 3, 2};
     const float weight[4] = {0.5f, 2.0f, 1.25f, 3.0f};
-    tg_tensor *logits = randn_t(&r, 2, ls, true);
+    tg_tensor *logits = tg_test_randn(&r, 2, ls, true);
     for (int k = 0; k < 3; k++) {
         wce_ud u = {labels, weight, k * 0.2f};
         double e = tg_gradcheck(gc_wce, &logits, 1, &u, 1e-2, 1e-4, 1e-2);
@@ -510,7 +462,7 @@ START_TEST(test_linear_losses_gradcheck) {
     tg_rng r;
     tg_rng_seed(&r, 5);
     int64_t xs[2] = {3, 5}, ws[2] = {4, 5}, bs[1] = {4};
-    tg_tensor *in[3] = {randn_t(&r, 2, xs, true), randn_t(&r, 2, ws, true), randn_t(&r, 1, bs, true)};
+    tg_tensor *in[3] = {tg_test_randn(&r, 2, xs, true), tg_test_randn(&r, 2, ws, true), tg_test_randn(&r, 1, bs, true)};
     double e = tg_gradcheck(gc_linear, in, 3, NULL, 1e-2, 1e-3, 1e-2);
     ck_assert_msg(e <= 1.0, "linear: gradcheck error %g", e);
     // without bias
@@ -518,18 +470,18 @@ START_TEST(test_linear_losses_gradcheck) {
     ck_assert_msg(e <= 1.0, "linear without bias: gradcheck error %g", e);
     // a batch of one (matrix-vector path)
     int64_t x1s[2] = {1, 5};
-    tg_tensor *in1[3] = {randn_t(&r, 2, x1s, true), in[1], in[2]};
+    tg_tensor *in1[3] = {tg_test_randn(&r, 2, x1s, true), in[1], in[2]};
     e = tg_gradcheck(gc_linear, in1, 3, NULL, 1e-2, 1e-3, 1e-2);
     ck_assert_msg(e <= 1.0, "linear, batch of one: gradcheck error %g", e);
     tg_tensor_free(in1[0]);
     int64_t labels[4] = {1, 0, 4, 2}, ls[2] = {4, 5};
-    tg_tensor *logits = randn_t(&r, 2, ls, true);
+    tg_tensor *logits = tg_test_randn(&r, 2, ls, true);
     for (int k = 0; k < 2; k++) {
         ce_ud u = {labels, k ? 0.2f : 0.0f};
         e = tg_gradcheck(gc_ce, &logits, 1, &u, 1e-2, 1e-4, 1e-2);
         ck_assert_msg(e <= 1.0, "cross_entropy (smoothing %g): gradcheck error %g", u.smoothing, e);
     }
-    tg_tensor *m[2] = {randn_t(&r, 2, ls, true), randn_t(&r, 2, ls, true)};
+    tg_tensor *m[2] = {tg_test_randn(&r, 2, ls, true), tg_test_randn(&r, 2, ls, true)};
     e = tg_gradcheck(gc_mse, m, 2, NULL, 1e-2, 1e-4, 1e-2);
     ck_assert_msg(e <= 1.0, "mse: gradcheck error %g", e);
     tg_tensor *all[] = {in[0], in[1], in[2], logits, m[0], m[1]};
@@ -688,7 +640,7 @@ START_TEST(test_conv_winograd_gradcheck) {
     static const int64_t cases[][2][4] = {{{2, 3, 6, 5}, {4, 3, 3, 3}},
                                           {{1, 2, 7, 9}, {3, 2, 3, 3}}};
     for (int k = 0; k < 2; k++) {
-        tg_tensor *in[2] = {randn_t(&r, 4, cases[k][0], true), randn_t(&r, 4, cases[k][1], true)};
+        tg_tensor *in[2] = {tg_test_randn(&r, 4, cases[k][0], true), tg_test_randn(&r, 4, cases[k][1], true)};
         conv_ud u = {1, 1};
         double e = tg_gradcheck(gc_conv, in, 2, &u, 1e-2, 1e-3, 1e-2);
         ck_assert_msg(e <= 1.0, "winograd F(%dx%d), case %d: gradcheck error %g", _i ? 4 : 2,
@@ -705,7 +657,7 @@ START_TEST(test_frozen_inputs) {
     tg_rng r;
     tg_rng_seed(&r, 3);
     int64_t xs[4] = {2, 3, 6, 6}, ws[4] = {4, 3, 3, 3};
-    tg_tensor *x = randn_t(&r, 4, xs, false), *w = randn_t(&r, 4, ws, false);
+    tg_tensor *x = tg_test_randn(&r, 4, xs, false), *w = tg_test_randn(&r, 4, ws, false);
     tg_ctx c;
     tg_ctx_init(&c);
     tg_tensor *y = tg_conv2d(&c, x, w, 1, 1);
@@ -735,7 +687,7 @@ START_TEST(test_relu_inplace) {
     tg_rng r;
     tg_rng_seed(&r, 11);
     int64_t xs[4] = {2, 3, 4, 5}, cs[1] = {3};
-    tg_tensor *x = randn_t(&r, 4, xs, true), *w = tg_tensor_ones(1, cs), *b = randn_t(&r, 1, cs, true);
+    tg_tensor *x = tg_test_randn(&r, 4, xs, true), *w = tg_tensor_ones(1, cs), *b = tg_test_randn(&r, 1, cs, true);
     tg_tensor_set_requires_grad(w, true);
     float *g = malloc((size_t)x->numel * sizeof(float));
     for (int64_t i = 0; i < x->numel; i++) g[i] = (float)tg_rng_normal(&r);
@@ -785,11 +737,11 @@ START_TEST(test_bn_fused) {
     tg_rng r;
     tg_rng_seed(&r, 12);
     int64_t xs[4] = {3, 4, 5, 7}, cs[1] = {4};
-    tg_tensor *x0 = randn_t(&r, 4, xs, false), *res = randn_t(&r, 4, xs, false);
-    tg_tensor *w = randn_t(&r, 1, cs, false), *b = randn_t(&r, 1, cs, false);
+    tg_tensor *x0 = tg_test_randn(&r, 4, xs, false), *res = tg_test_randn(&r, 4, xs, false);
+    tg_tensor *w = tg_test_randn(&r, 1, cs, false), *b = tg_test_randn(&r, 1, cs, false);
     tg_tensor *rm[2], *rv[2], *x[2];
     for (int k = 0; k < 2; k++) {
-        rm[k] = randn_t(&r, 1, cs, false);
+        rm[k] = tg_test_randn(&r, 1, cs, false);
         rv[k] = tg_tensor_ones(1, cs);
         x[k] = tg_tensor_zeros(4, xs);
     }
@@ -840,8 +792,8 @@ START_TEST(test_bn_relu_maxpool) {
     tg_rng r;
     tg_rng_seed(&r, 13);
     int64_t xs[4] = {2, 5, 9, 8}, cs[1] = {5}, os[4] = {2, 5, 5, 4};
-    tg_tensor *x0 = randn_t(&r, 4, xs, false), *w = randn_t(&r, 1, cs, false);
-    tg_tensor *b = randn_t(&r, 1, cs, false), *rm = tg_tensor_zeros(1, cs);
+    tg_tensor *x0 = tg_test_randn(&r, 4, xs, false), *w = tg_test_randn(&r, 1, cs, false);
+    tg_tensor *b = tg_test_randn(&r, 1, cs, false), *rm = tg_tensor_zeros(1, cs);
     tg_tensor *rv = tg_tensor_ones(1, cs), *x = tg_tensor_zeros(4, xs);
     for (int mode = 0; mode < 8; mode++) {
         bool training = mode & 1, negative = mode & 2, use_dst = mode & 4;
@@ -961,9 +913,5 @@ int main(void) {
     tcase_add_test(k, test_bn_relu_maxpool);
     tcase_add_test(k, test_maxpool_nan);
     suite_add_tcase(s, k);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_test_run(s, 0);
 }

@@ -17,6 +17,7 @@
 #include "nn/sgd.h"
 #include "ops/ops.h"
 #include "refmodel.h"
+#include "testlib.h"
 
 static tg_refs R;
 
@@ -438,9 +439,5 @@ int main(void) {
     tcase_add_test(tc, test_unfreeze_resnet);
     tcase_add_test(tc, test_fused_adamw_bitwise);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_test_run(s, 0);
 }

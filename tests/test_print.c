@@ -9,6 +9,7 @@
 
 #include "core/print.h"
 #include "core/tensor.h"
+#include "testlib.h"
 
 static char *read_file(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -100,10 +101,8 @@ static int run_cases(const char *text_in) {
 }
 
 START_TEST(test_print_matches_torch) {
-    const char *dir = getenv("TG_TEST_DATA");
-    ck_assert_msg(dir != NULL, "TG_TEST_DATA is not set (run through meson test)");
     char path[4096];
-    snprintf(path, sizeof path, "%s/print/cases.txt", dir);
+    tg_test_data_path(path, sizeof path, "print/cases.txt");
     char *text = read_file(path);
     ck_assert_msg(text != NULL, "cannot read %s", path);
     int n = run_cases(text);
@@ -145,9 +144,5 @@ int main(void) {
     tcase_add_test(tc, test_print_matches_torch);
     tcase_add_test(tc, test_print_tutorial_values);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_test_run(s, 0);
 }

@@ -14,18 +14,14 @@
 #include "app/runreport.h"
 #include "app/steplog.h"
 #include "data/image.h"
+#include "testlib.h"
 
-static char tmpdir[] = "/tmp/tg_report_XXXXXX";
+static char tmpdir[4096];
 
-static void setup(void) {
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
+static void setup(void) { tg_test_tmpdir(tmpdir, sizeof tmpdir, "tg_report"); }
 
 static void teardown(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-    strcpy(tmpdir, "/tmp/tg_report_XXXXXX");
+    ck_assert_int_eq(tg_test_remove_tree(tmpdir), 0);
 }
 
 // TG_REPORT_KEEP=DIR keeps a copy of each picture drawn (to look at it).
@@ -592,9 +588,5 @@ int main(void) {
     tcase_add_test(tl, test_steplog_errors);
     tcase_add_test(tl, test_run_dir_report);
     suite_add_tcase(s, tl);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_test_run(s, 0);
 }

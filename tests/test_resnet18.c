@@ -14,8 +14,9 @@
 #include "nn/sgd.h"
 #include "ops/ops.h"
 #include "refmodel.h"
+#include "testlib.h"
 
-// ---- reference data (refdata.h, refmodel.h) ----
+// ---- reference data (testlib.h, refmodel.h) ----
 static tg_refs refs;
 
 static const tg_ref *find_ref(const char *name) {
@@ -215,7 +216,7 @@ START_TEST(test_names_shapes) {
     ck_assert_int_eq(tg_resnet18_num_params(m), 11689512);
     ck_assert_int_eq(tg_resnet18_num_trainable(m), 11689512);
     char path[1024];
-    snprintf(path, sizeof path, "%s/nn/resnet18-state-dict.tsv", getenv("TG_TEST_DATA"));
+    tg_test_data_path(path, sizeof path, "nn/resnet18-state-dict.tsv");
     FILE *f = fopen(path, "r");
     ck_assert_msg(f != NULL, "cannot open %s", path);
     char line[256];
@@ -565,9 +566,5 @@ int main(void) {
     tcase_add_test(tc, test_parity_tutorial);
     tcase_add_test(tc, test_parity_224);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_test_run(s, 0);
 }

@@ -11,7 +11,7 @@
 #include "app/config.h"
 #include "app/early_stop.h"
 #include "app/schedule.h"
-#include "refdata.h"
+#include "testlib.h"
 
 static tg_refs R;
 
@@ -226,9 +226,5 @@ int main(void) {
     tcase_add_test(tc, test_plateau_after_warmup);
     tcase_add_test(tc, test_early_stop_vs_keras);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_test_run(s, 0);
 }

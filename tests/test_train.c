@@ -27,6 +27,7 @@
 #include "app/train.h"
 #include "data/image.h"
 #include "io/weightfile.h"
+#include "testlib.h"
 
 #define EPOCHS 2
 #define STEPS 3  // 12 training images in batches of 4
@@ -66,8 +67,7 @@ static void mkdir_ok(const char *path) {
 
 static void make_data(void) {
     if (g_root[0]) return;
-    snprintf(g_root, sizeof g_root, "/tmp/tg_train_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_root));
+    tg_test_tmpdir(g_root, sizeof g_root, "tg_train");
     static const char *const classes[] = {"ant", "bee", "cat"};
     static const struct {
         const char *split;
@@ -96,12 +96,6 @@ static void make_data(void) {
     fclose(f);
     snprintf(p, sizeof p, "%s/runs", g_root);
     mkdir_ok(p);
-}
-
-static int remove_tree(const char *path) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    return system(cmd);
 }
 
 // ---- one run ----
@@ -382,7 +376,7 @@ static void check_case(const stop_case *c) {
     const run_log *ref = reference();
     char out[256];
     out_dir(out, sizeof out, c->name);
-    ck_assert_int_eq(remove_tree(out), 0);
+    ck_assert_int_eq(tg_test_remove_tree(out), 0);
     run_log a, b;
     tg_error err;
     tg_status st = run(c->name, false, c->at, &a, &err);
@@ -438,7 +432,7 @@ static void check_case(const stop_case *c) {
                   "the resumed run", c->name);
     tg_statedict_free(&final);
     tg_statedict_free(&stopped);
-    ck_assert_int_eq(remove_tree(out), 0);
+    ck_assert_int_eq(tg_test_remove_tree(out), 0);
 }
 
 START_TEST(test_stop_mid_epoch) {
@@ -519,7 +513,7 @@ START_TEST(test_resume_without_checkpoint) {
     tg_error err;
     char out[256];
     out_dir(out, sizeof out, "none");
-    ck_assert_int_eq(remove_tree(out), 0);
+    ck_assert_int_eq(tg_test_remove_tree(out), 0);
     tg_status st = run("none", true, (stop_at){STOP_NEVER, 0, 0}, &l, &err);
     ck_assert_int_eq(st, TG_ERR_CONFIG);
     ck_assert_ptr_nonnull(strstr(err.msg, "/runs/none/checkpoint.safetensors: no checkpoint to "
@@ -540,12 +534,8 @@ int main(void) {
     tcase_add_test(tc, test_resume_without_checkpoint);
     tcase_add_test(tc, test_eval_matches_validation);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
     // one process: the folder and the reference run are made once for every case
-    srunner_set_fork_status(r, CK_NOFORK);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    if (g_root[0] && remove_tree(g_root)) failed++;
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    int rc = tg_test_run(s, TG_TEST_NOFORK);
+    if (g_root[0] && tg_test_remove_tree(g_root)) rc = EXIT_FAILURE;
+    return rc;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "app/weights.h"
+#include "testlib.h"
 
 static tg_resnet18 *new_model(int classes, uint64_t seed) {
     tg_rng rng;
@@ -256,9 +257,5 @@ int main(void) {
     tcase_add_test(tc, test_fc_replacement);
     tcase_add_test(tc, test_dtype_conversion);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_test_run(s, 0);
 }
