@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "core/file.h"
 #include "io/weightfile.h"
 #include "options.h"
 
@@ -19,10 +21,11 @@ static const char epilog[] = "Exit codes: 0 done, 1 unreadable or bad file, 2 us
 // the reader that loaded the file.
 static const char *format_of(const char *path) {
     unsigned char b[16] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) return "?";
-    size_t n = fread(b, 1, sizeof b, f);
-    fclose(f);
+    int fd = tg_file_open(path, NULL, NULL);  // never blocks on a special file
+    if (fd < 0) return "?";
+    ssize_t r = read(fd, b, sizeof b);
+    close(fd);
+    size_t n = r > 0 ? (size_t)r : 0;
     return tg_sd_format_name(tg_statedict_detect(b, n, path));
 }
 

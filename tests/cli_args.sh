@@ -203,7 +203,7 @@ has err "^tgfinetune train: unexpected argument 'extra'$" "train with an argumen
 expect 2 "an ambiguous prefix" "$tg" bench --s 40
 has err "^tgfinetune bench: option '--s' is ambiguous (--size, --steps)$" "ambiguous prefix message"
 expect 1 "-- ends the options (info)" "$tg" info -- -x.pth
-has err "^tgfinetune info: -x.pth: No such file" "-- makes -x.pth a file"
+has err "^tgfinetune info: -x.pth: cannot open: No such file" "-- makes -x.pth a file"
 expect 1 "-- ends the options (predict)" "$tg" predict --model none.safetensors -- --topk
 has err "none.safetensors" "predict -- --topk is an image"
 expect 1 "options after arguments" "$tg" predict x.png --model none.safetensors

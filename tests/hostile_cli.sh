@@ -18,7 +18,9 @@
 #     shim failing with ENOSPC): error reported, no temporary file, previous file intact;
 #  5. SIGINT mid-training: exit 130, checkpoint loads; kill -9 of the resumed run: the last
 #     checkpoint still loads and --resume finishes the run;
-#  6. predict/eval on a broken image.
+#  6. predict/eval on a broken image;
+#  7. special files (FIFO, socket, device) in a training folder and as every path argument:
+#     skipped or refused by name, never opened for reading (each command under a timeout).
 # Hostile files are made here (bash + python3's standard library, no PyTorch); a real JPEG
 # to cut comes from IMAGES_DIR (default $TG_TEST_DATA/images). Ends with "N passed, M failed".
 set -u
@@ -669,6 +671,49 @@ check "  no raw ESC or invalid byte on stdout" noraw out.txt
 expect "eval on other classes: the difference is named, escaped" 1 'model "caf\xe9"' \
     -- "$BIN" eval --model runs/names/model.safetensors --data good
 check "  no raw ESC or invalid byte on stderr" noraw err.txt
+
+# ---------------------------------------------------------------- 7. special files
+# A FIFO, a socket or a device named like an image or given as a path is never opened for
+# reading (open(2) of a FIFO waits for a writer forever, SIGTERM's flag unseen): a training
+# folder's are skipped and counted like unreadable files, a path argument is refused naming
+# it. Each command runs under timeout -s KILL, so a hang is a failure (killed by signal 9).
+TO="timeout -s KILL 120"
+rm -rf special && cp -r good special && mkfifo special/cat/fifo.png && ln -s /dev/zero special/dog/zero.png
+python3 -c "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" special/dog/sock.jpg
+mkfifo fifo.pth fifo.png
+EPOCHS=1 cfg runs/special special > special.json
+expect "a FIFO, a socket and /dev/zero in a training folder: trains, exit 0" 0 "" -- $TO "$BIN" train --config special.json
+check "  names the FIFO" line_has err.txt "special/cat/fifo.png: " "not a regular file (a FIFO)"
+check "  names the socket" line_has err.txt "special/dog/sock.jpg: " "not a regular file (a socket)"
+check "  names the device" line_has err.txt "special/dog/zero.png: " "not a regular file (a character device)"
+check "  the epoch line counts 12 images, 3 skipped" grep -q "| 12 images, 3 skipped |" out.txt
+check "  model.safetensors written" test -s runs/special/model.safetensors
+expect "predict on a FIFO: exit 1 naming it" 1 "fifo.png: not a regular file (a FIFO)" \
+    -- $TO "$BIN" predict fifo.png good/cat/0.png --model runs/special/model.safetensors
+check "  the good image is still classified" grep -q "good/cat/0.png" out.txt
+expect "predict on /dev/zero: exit 1 naming it" 1 "/dev/zero: not a regular file (a character device)" \
+    -- $TO "$BIN" predict /dev/zero --model runs/special/model.safetensors
+expect "predict --model FIFO: exit 1 naming it" 1 "fifo.pth: not a regular file (a FIFO)" \
+    -- $TO "$BIN" predict good/cat/0.png --model fifo.pth
+expect "eval --model FIFO: exit 1 naming it" 1 "fifo.pth: not a regular file (a FIFO)" \
+    -- $TO "$BIN" eval --model fifo.pth --data good
+expect "eval on the folder with special files: exit 0" 0 "special/cat/fifo.png: not a regular file (a FIFO)" \
+    -- $TO "$BIN" eval --model runs/special/model.safetensors --data special --json
+check "  counts 12 images, 3 skipped" python3 -c "
+import json; e = json.load(open('out.txt')); assert e['images'] == 12 and e['skipped'] == 3, e"
+expect "info on a FIFO: exit 1 naming it" 1 "fifo.pth: not a regular file (a FIFO)" -- $TO "$BIN" info fifo.pth
+expect "info on a socket: exit 1 naming it" 1 "sock.jpg: not a regular file (a socket)" \
+    -- $TO "$BIN" info special/dog/sock.jpg
+expect "convert a FIFO: exit 1 naming it" 1 "fifo.pth: not a regular file (a FIFO)" \
+    -- $TO "$BIN" convert fifo.pth -o special_out.safetensors
+check "  no output" test ! -e special_out.safetensors
+expect "convert -o onto a FIFO: exit 1, the FIFO is not replaced" 1 "fifo.pth: exists and is not a regular file (a FIFO)" \
+    -- $TO "$BIN" convert runs/special/model.safetensors -o fifo.pth
+check "  fifo.pth is still a FIFO, no temporary file" eval 'test -p fifo.pth && test -z "$(ls | grep "fifo.pth.tmp")"'
+WEIGHTS='"fifo.pth"' cfg runs/fifow good > fifow.json
+expect "model.weights a FIFO: exit 1 naming it" 1 "fifo.pth: not a regular file (a FIFO)" \
+    -- $TO "$BIN" train --config fifow.json
+check "  nothing written" test ! -e runs/fifow/model.safetensors
 
 echo "$npass passed, $nfail failed"
 exit $((nfail > 0))

@@ -1,12 +1,18 @@
-// test_core.c: arena, tensors, the seeded generator, path escaping and the measurement
-// knobs.
+// test_core.c: arena, tensors, the seeded generator, path escaping, the measurement
+// knobs and reading files.
 #include <check.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "core/escape.h"
+#include "core/file.h"
 #include "core/knobs.h"
 #include "core/rng.h"
 #include "core/tensor.h"
@@ -202,6 +208,69 @@ START_TEST(test_knobs_read_once) {
 }
 END_TEST
 
+// tg_file_read on each kind of file: a FIFO (with no writer: open(2) would wait forever), a
+// socket, a directory, a character device and a symlink to the FIFO are refused without
+// blocking, named with what they are; a regular file is read whole and NUL-terminated; one
+// above the cap is refused.
+START_TEST(test_file_read_kinds) {
+    alarm(20);  // a blocking open would hang: SIGALRM fails the test instead
+    char dir[] = "/tmp/tg_file_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[6][256];
+    const char *names[] = {"fifo.png", "sock.png", "sub.png", "link.png", "ok.png", "missing"};
+    for (int i = 0; i < 6; i++) snprintf(path[i], sizeof path[i], "%s/%s", dir, names[i]);
+    ck_assert_int_eq(mkfifo(path[0], 0600), 0);
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path[1]);
+    ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(mkdir(path[2], 0700), 0);
+    ck_assert_int_eq(symlink(path[0], path[3]), 0);
+    FILE *f = fopen(path[4], "wb");
+    fputs("hello", f);
+    fclose(f);
+    const struct {
+        const char *path, *msg;
+    } refused[] = {
+        {path[0], "fifo.png: not a regular file (a FIFO)"},
+        {path[1], "sock.png: not a regular file (a socket)"},
+        {path[2], "sub.png: not a regular file (a directory)"},
+        {path[3], "link.png: not a regular file (a FIFO)"},
+        {"/dev/null", "/dev/null: not a regular file (a character device)"},
+        {path[5], "missing: cannot open: No such file or directory"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        unsigned char *buf = (unsigned char *)"x";
+        size_t n = 7;
+        tg_error err = {0};
+        ck_assert_int_eq(tg_file_read(refused[i].path, 100, &buf, &n, &err), TG_ERR_IO);
+        ck_assert_msg(strstr(err.msg, refused[i].msg), "%s: got \"%s\"", refused[i].path,
+                      err.msg);
+        ck_assert_ptr_null(buf);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_int_eq(tg_file_open(refused[i].path, NULL, NULL), -1);
+    }
+    unsigned char *buf;
+    size_t n;
+    tg_error err = {0};
+    ck_assert_int_eq(tg_file_read(path[4], 5, &buf, &n, &err), TG_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_str_eq((char *)buf, "hello");
+    free(buf);
+    ck_assert_int_eq(tg_file_read(path[4], 4, &buf, &n, &err), TG_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "ok.png: 5 bytes, larger than 4"), "got \"%s\"", err.msg);
+    off_t size = 0;
+    int fd = tg_file_open(path[4], &size, &err);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(size, 5);
+    close(fd);
+    close(s);
+    for (int i = 0; i < 5; i++) (i == 2 ? rmdir : unlink)(path[i]);
+    rmdir(dir);
+    alarm(0);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
@@ -211,6 +280,7 @@ int main(void) {
     tcase_add_test(tc, test_path_escape);
     tcase_add_test(tc, test_knobs_bounds);
     tcase_add_test(tc, test_knobs_read_once);
+    tcase_add_test(tc, test_file_read_kinds);
     suite_add_tcase(s, tc);
     return tg_test_run(s, 0);
 }

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/rundir.h"
+#include "core/file.h"
 
 tg_status tg_metrics_open(tg_metrics_log *m, const char *dir, tg_error *err) {
     memset(m, 0, sizeof *m);
@@ -34,8 +36,12 @@ static bool add_line(tg_metrics_log *m, const char *line, size_t n) {
 }
 
 void tg_metrics_reload(tg_metrics_log *m, int completed) {
-    FILE *f = m->path ? fopen(m->path, "r") : NULL;
-    if (!f) return;
+    int fd = m->path ? tg_file_open(m->path, NULL, NULL) : -1;  // never a FIFO (core/file.h)
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (!f) {
+        if (fd >= 0) close(fd);
+        return;
+    }
     char line[4096];
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = 0;

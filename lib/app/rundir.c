@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "io/atomic.h"
 
 char *tg_rundir_path(const char *dir, const char *name) {
@@ -128,11 +129,18 @@ char *tg_rundir_last_run(const char *last_run_dir, tg_error *err) {
         tg_error_set(err, TG_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    FILE *f = fopen(path, "r");
+    // a FIFO or device put there is refused, not opened (core/file.h)
+    tg_error oe = {0};
+    int fd = tg_file_open(path, NULL, &oe);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     if (!f) {
-        tg_error_set(err, TG_ERR_IO,
-                     "no --model given and no train run recorded in this directory (%s: %s)",
-                     path, strerror(errno));
+        if (fd >= 0) close(fd);
+        if (errno == ENOENT)
+            tg_error_set(err, TG_ERR_IO,
+                         "no --model given and no train run recorded in this directory (%s: %s)",
+                         path, strerror(ENOENT));
+        else
+            tg_error_set(err, TG_ERR_IO, "no --model given and %s", oe.msg);
         free(path);
         return NULL;
     }

@@ -6,19 +6,18 @@
 // must be freed lives in a job struct in the caller's frame.
 #include "data/image.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jpeglib.h>
 #include <jerror.h>
 #include <png.h>
 
 #include "core/escape.h"
+#include "core/file.h"
 
 #define TG_IMAGE_MAX_FILE_BYTES ((size_t)1 << 30)  // 1 GiB: no image file is this large
 #define TG_JPEG_MAX_SCANS 100                       // libjpeg-turbo's fuzzers stop there too
@@ -568,42 +567,11 @@ tg_status tg_image_load_info(tg_image *img, const char *path, const tg_image_opt
     if (info) memset(info, 0, sizeof *info);
     img->width = img->height = 0;
     img->pixels = NULL;
-    uint8_t *buf = NULL;
-    tg_status st = TG_OK;
-    char shown[TG_ERR_MSG_MAX];
-    tg_path_escape(path, shown, sizeof shown);
-    FILE *f = fopen(path, "rb");
-    if (!f) return tg_error_set(err, TG_ERR_IO, "%s: cannot open: %s", shown, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0) {
-        st = tg_error_set(err, TG_ERR_IO, "%s: cannot stat: %s", shown, strerror(errno));
-        goto fail;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        st = tg_error_set(err, TG_ERR_IO, "%s: not a regular file", shown);
-        goto fail;
-    }
-    if ((uint64_t)sb.st_size > TG_IMAGE_MAX_FILE_BYTES) {
-        st = tg_error_set(err, TG_ERR_NOMEM, "%s: file of %lld bytes is too large", shown,
-                          (long long)sb.st_size);
-        goto fail;
-    }
-    size_t n = (size_t)sb.st_size;
-    buf = malloc(n ? n : 1);
-    if (!buf) {
-        st = tg_error_set(err, TG_ERR_NOMEM, "%s: out of memory reading %zu bytes", shown, n);
-        goto fail;
-    }
-    if (n && fread(buf, 1, n, f) != n) {
-        st = tg_error_set(err, TG_ERR_IO, "%s: read failed: %s", shown,
-                          ferror(f) ? strerror(errno) : "file shrank while reading");
-        goto fail;
-    }
-    fclose(f);
-    f = NULL;
-    st = tg_image_decode_info(img, buf, n, path, opts, info, err);
-fail:
-    if (f) fclose(f);
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    // a FIFO, socket or device named like an image is refused without being opened
+    tg_status st = tg_file_read(path, TG_IMAGE_MAX_FILE_BYTES, &buf, &n, err);
+    if (!st) st = tg_image_decode_info(img, buf, n, path, opts, info, err);
     free(buf);
     return st;
 }

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file.h"
+
 static const char KEPT[] = "the previous file (if any) is left intact and the temporary file removed";
 
 // umask() can only be read by setting it, and it is process-wide: a file created by another
@@ -63,6 +65,12 @@ void tg_atomic_abort(tg_atomic_file *f) {
 
 tg_status tg_atomic_open(tg_atomic_file *f, const char *path, tg_error *err) {
     f->fd = -1;
+    f->path = f->tmp = NULL;
+    // rename would replace a FIFO, a device (-o /dev/null as root) or a socket by a file
+    struct stat old;
+    if (stat(path, &old) == 0 && !S_ISREG(old.st_mode))
+        return tg_error_set(err, TG_ERR_IO, "%s: exists and is not a regular file (%s); not "
+                                            "replacing it", path, tg_file_kind(old.st_mode));
     f->path = strdup(path);
     size_t n = strlen(path);
     f->tmp = malloc(n + 16);

@@ -2,7 +2,8 @@
 // A temporary file is created in the same directory (O_EXCL), written, fsync'd, closed,
 // renamed over the target, and the directory is fsync'd. On any failure (a full disk,
 // RLIMIT_FSIZE, EIO) the temporary file is removed, the previous file stays intact, and
-// the error says so.
+// the error says so. A target that exists and is not a regular file (a FIFO, a device, a
+// directory) is refused: renaming over it would replace /dev/null by a file.
 #ifndef TG_ATOMIC_H
 #define TG_ATOMIC_H
 

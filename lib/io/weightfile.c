@@ -2,14 +2,12 @@
 // to the .pth and safetensors readers and writers. See weightfile.h.
 #include "weightfile.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "core/file.h"
 #include "pth.h"
 #include "safetensors.h"
 
@@ -68,45 +66,18 @@ tg_status tg_statedict_load_mem(const void *buf, size_t n, const char *name, tg_
 }
 
 tg_status tg_statedict_load(const char *path, tg_statedict *sd, tg_error *err) {
-    tg_status st;
-    unsigned char *buf = NULL;
     tg_statedict_init(sd);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return tg_error_set(err, TG_ERR_IO, "%s: %s", path, strerror(errno));
-    struct stat stt;
-    if (fstat(fd, &stt) != 0) {
-        st = tg_error_set(err, TG_ERR_IO, "%s: %s", path, strerror(errno));
-        goto done;
-    }
-    if (!S_ISREG(stt.st_mode)) {
-        st = tg_error_set(err, TG_ERR_IO, "%s: not a regular file", path);
-        goto done;
-    }
-    size_t n = (size_t)stt.st_size;
-    buf = malloc(n ? n : 1);
-    if (!buf) {
-        st = tg_error_set(err, TG_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
-        goto done;
-    }
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            st = tg_error_set(err, TG_ERR_IO, "%s: read failed: %s", path, strerror(errno));
-            goto done;
-        }
-        if (r == 0) break;  // the file shrank under us: parse what is there
-        got += (size_t)r;
-    }
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    // a FIFO or device given as a weights file is refused without being opened (core/file.h)
+    tg_status st = tg_file_read(path, SIZE_MAX - 1, &buf, &n, err);
+    if (st) return st;
     tg_statedict tmp;
     tg_statedict_init(&tmp);
-    st = tg_statedict_load_mem(buf, got, path, &tmp, err);
+    st = tg_statedict_load_mem(buf, n, path, &tmp, err);
     if (st != TG_OK) tg_statedict_free(&tmp);
     *sd = tmp;  // sd need not be initialized; on failure it is left empty (freeing is safe)
-done:
     free(buf);
-    close(fd);
     return st;
 }
 
