@@ -31,6 +31,56 @@ static void on_progress(void *user, size_t done, size_t total) {
     fflush(stderr);
 }
 
+// The text output prints the whole confusion matrix up to this many classes; above, it
+// would be K * K numbers (6 MB for 1000 classes), so the most frequent confusions are
+// printed instead and the matrix is left to --json.
+#define TG_EVAL_PRINT_CLASSES 50
+#define TG_EVAL_TOP_CONFUSIONS 20
+
+static void print_matrix(const tg_eval_result *r, char (*names)[256], int w) {
+    int K = r->meta.num_classes;
+    printf("\nconfusion matrix (rows: true class, columns: predicted class index):\n%*s", w + 2, "");
+    for (int k = 0; k < K; k++) printf(" %5d", k);
+    printf("\n");
+    for (int i = 0; i < K; i++) {
+        printf("  %-*s", w, names[i]);
+        for (int j = 0; j < K; j++) printf(" %5zu", r->confusion[(size_t)i * K + j]);
+        printf("\n");
+    }
+}
+
+// The largest off-diagonal counts, largest first (ties: row, then column order): one pass
+// over the matrix keeping a short sorted list.
+static void print_top_confusions(const tg_eval_result *r, char (*names)[256]) {
+    int K = r->meta.num_classes;
+    struct {
+        size_t count;
+        int i, j;
+    } top[TG_EVAL_TOP_CONFUSIONS];
+    int n = 0;
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++) {
+            size_t c = r->confusion[(size_t)i * K + j];
+            if (i == j || !c || (n == TG_EVAL_TOP_CONFUSIONS && c <= top[n - 1].count)) continue;
+            int q = n < TG_EVAL_TOP_CONFUSIONS ? n++ : n - 1;
+            for (; q > 0 && top[q - 1].count < c; q--) top[q] = top[q - 1];
+            top[q].count = c;
+            top[q].i = i;
+            top[q].j = j;
+        }
+    printf("\nconfusion matrix: not printed for %d classes (more than %d); eval --json has it "
+           "in full (\"confusion\").\n",
+           K, TG_EVAL_PRINT_CLASSES);
+    if (!n) {
+        printf("no image was confused with another class\n");
+        return;
+    }
+    printf("most frequent confusions (true class -> predicted class: images):\n");
+    for (int q = 0; q < n; q++)
+        printf("  %s (%d) -> %s (%d): %zu\n", names[top[q].i], top[q].i, names[top[q].j],
+               top[q].j, top[q].count);
+}
+
 static void print_text(const tg_eval_result *r) {
     int K = r->meta.num_classes;
     // class names come from folder names: escaped for the terminal (core/escape.h)
@@ -52,18 +102,14 @@ static void print_text(const tg_eval_result *r) {
         printf("  %-*s  %6.2f%%  (%zu/%zu)\n", w, names[k],
                r->class_total[k] ? 100.0 * r->class_correct[k] / r->class_total[k] : 0.0,
                r->class_correct[k], r->class_total[k]);
-    printf("\nconfusion matrix (rows: true class, columns: predicted class index):\n%*s", w + 2, "");
-    for (int k = 0; k < K; k++) printf(" %5d", k);
-    printf("\n");
-    for (int i = 0; i < K; i++) {
-        printf("  %-*s", w, names[i]);
-        for (int j = 0; j < K; j++) printf(" %5zu", r->confusion[(size_t)i * K + j]);
-        printf("\n");
-    }
+    if (K <= TG_EVAL_PRINT_CLASSES)
+        print_matrix(r, names, w);
+    else
+        print_top_confusions(r, names);
     free(names);
 }
 
-static void print_json(const tg_eval_result *r) {
+static bool print_json(const tg_eval_result *r) {
     int K = r->meta.num_classes;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "images", (double)r->images);
@@ -87,18 +133,27 @@ static void print_json(const tg_eval_result *r) {
         cJSON_AddItemToArray(cl, cJSON_CreateString(nm));
         free(name);
     }
-    cJSON *cm = cJSON_AddArrayToObject(o, "confusion");
-    for (int i = 0; i < K; i++) {
-        cJSON *row = cJSON_CreateArray();
-        for (int j = 0; j < K; j++)
-            cJSON_AddItemToArray(row, cJSON_CreateNumber((double)r->confusion[(size_t)i * K + j]));
-        cJSON_AddItemToArray(cm, row);
-    }
     cJSON_AddNumberToObject(o, "skipped", (double)r->skipped);
     char *s = cJSON_Print(o);
-    if (s) printf("%s\n", s);
-    free(s);
     cJSON_Delete(o);
+    char *end = s ? strrchr(s, '}') : NULL;
+    if (!end) {
+        free(s);
+        fprintf(stderr, "tgfinetune eval: out of memory\n");
+        return false;
+    }
+    // the K x K matrix is streamed after the rest, one row a line: as cJSON nodes it would
+    // take about 64 bytes a count (1.6 GB for 5000 classes)
+    while (end > s && (end[-1] == '\n' || end[-1] == '\t')) end--;
+    printf("%.*s,\n\t\"confusion\":\t[", (int)(end - s), s);
+    free(s);
+    for (int i = 0; i < K; i++) {
+        printf(i ? ",\n\t\t[" : "[");
+        for (int j = 0; j < K; j++) printf(j ? ", %zu" : "%zu", r->confusion[(size_t)i * K + j]);
+        printf("]");
+    }
+    printf("]\n}\n");
+    return true;
 }
 
 int tg_cmd_eval(int argc, char **argv) {
@@ -141,10 +196,8 @@ int tg_cmd_eval(int argc, char **argv) {
         tg_cmd_error("eval", err.msg);
         rc = TG_EXIT_FAIL;
     } else {
-        if (json)
-            print_json(&r);
-        else
-            print_text(&r);
+        if (json && !print_json(&r)) rc = TG_EXIT_FAIL;
+        if (!json) print_text(&r);
         if (report && tg_eval_report_write(&r, model, data, report, &err)) {
             tg_cmd_error("eval", err.msg);
             rc = TG_EXIT_FAIL;

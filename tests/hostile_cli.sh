@@ -20,7 +20,9 @@
 #     checkpoint still loads and --resume finishes the run;
 #  6. predict/eval on a broken image;
 #  7. special files (FIFO, socket, device) in a training folder and as every path argument:
-#     skipped or refused by name, never opened for reading (each command under a timeout).
+#     skipped or refused by name, never opened for reading (each command under a timeout);
+#  8. many classes: predict --topk 20000 of 20000 classes; eval's text output on 1000 classes
+#     lists the most frequent confusions instead of the matrix, which --json has in full.
 # Hostile files are made here (bash + python3's standard library, no PyTorch); a real JPEG
 # to cut comes from IMAGES_DIR (default $TG_TEST_DATA/images). Ends with "N passed, M failed".
 set -u
@@ -197,6 +199,24 @@ pth("ck/pk_deep_mark.pth", b"\x80\x02" + b"(" * 1000000 + b"}.")
 pth("ck/pk_underflow.pth", b"\x80\x02s.")
 pth("ck/pk_no_stop.pth", b"\x80\x02}")
 with zipfile.ZipFile("ck/zip_nopkl.pth", "w") as z: z.writestr("archive/version", "3\n")
+# 8. many classes: resnet18 model files with 20000 and 1000 classes (a zero fc.weight, so the
+# logits are the biases: distinct, 1e-3 apart, shuffled) and a 1000-class folder
+def model_meta(classes):
+    return {"format": "pt", "tgfinetune_format": "1", "arch": "resnet18",
+            "classes": json.dumps(classes), "image_size": "32", "resize": "32",
+            "mean": "[0.485, 0.456, 0.406]", "std": "[0.229, 0.224, 0.225]"}
+for k in (20000, 1000):
+    t = resnet18(k)
+    t["fc.weight"] = f32([k, 512], 0.0)
+    bias = [(i - k // 2) * 1e-3 for i in range(k)]
+    rnd.shuffle(bias)
+    t["fc.bias"] = ["F32", [k], struct.pack("<%df" % k, *bias)]
+    st_write("ck/many%d.safetensors" % k, t, model_meta(["c%04d" % i for i in range(k)]))
+    json.dump([struct.unpack("<f", struct.pack("<f", b))[0] for b in bias], open("ck/many%d.bias" % k, "w"))
+one = open("good/cat/0.png", "rb").read()
+for i in range(1000):
+    os.makedirs("many/c%04d" % i)
+    open("many/c%04d/0.png" % i, "wb").write(one)
 EOF
 [[ -e mixed/cat/real.jpg ]] || { fail "hostile files made"; echo "$npass passed, $nfail failed"; exit 1; }
 
@@ -714,6 +734,27 @@ WEIGHTS='"fifo.pth"' cfg runs/fifow good > fifow.json
 expect "model.weights a FIFO: exit 1 naming it" 1 "fifo.pth: not a regular file (a FIFO)" \
     -- $TO "$BIN" train --config fifow.json
 check "  nothing written" test ! -e runs/fifow/model.safetensors
+
+# ---------------------------------------------------------------- 8. many classes
+# predict --topk K is a partial selection (the former K scans of the K taken cost K^2 N: hours
+# for 20000 classes); eval prints the confusion matrix up to 50 classes and the most frequent
+# confusions above that, the full matrix being in --json
+expect "predict --topk 20000 on a 20000-class model: exit 0 within the timeout" 0 "" \
+    -- $TO "$BIN" predict good/cat/0.png --model ck/many20000.safetensors --topk 20000 --json
+check "  the 20000 classes in the biases' order" python3 -c "
+import json; b = json.load(open('ck/many20000.bias')); a = json.load(open('out.txt'))
+got = [p['index'] for p in a[0]['predictions']]
+assert got == sorted(range(20000), key=lambda i: -b[i]), got[:10]"
+expect "eval on 1000 classes: exit 0" 0 "eval --json has it in full" \
+    -- $TO "$BIN" eval --model ck/many1000.safetensors --data many
+check "  the text output stays small (no 1000 x 1000 matrix: $(wc -c < out.txt) bytes)" test "$(wc -c < out.txt)" -lt 200000
+check "  lists the most frequent confusions" grep -q "most frequent confusions" out.txt
+expect "eval --json on 1000 classes: exit 0" 0 "" -- $TO "$BIN" eval --model ck/many1000.safetensors --data many --json
+check "  has the full 1000 x 1000 matrix, every image in the biases' argmax column" python3 -c "
+import json; b = json.load(open('ck/many1000.bias')); e = json.load(open('out.txt')); m = e['confusion']
+top = max(range(1000), key=lambda i: (b[i], -i))
+assert len(m) == 1000 and all(len(r) == 1000 for r in m) and e['images'] == 1000
+assert sum(map(sum, m)) == 1000 and sum(r[top] for r in m) == 1000"
 
 echo "$npass passed, $nfail failed"
 exit $((nfail > 0))

@@ -31,7 +31,8 @@ void tg_predictor_close(tg_predictor *p);
 
 // Softmax of logits (n,) in double precision into probs (n,).
 void tg_softmax(const float *logits, int n, double *probs);
-// Indices of the k largest values of probs (n,), best first, ties by index.
+// Indices of the k largest values of probs (n,), best first, ties by index (NaN last);
+// O(n log k).
 void tg_topk(const double *probs, int n, int k, int *idx);
 
 #endif
